@@ -20,6 +20,19 @@ class ModelVersion(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class MelSettings:
+    """STFT/mel parameters of a mel spectrogram (all lengths in samples)."""
+
+    n_fft: int
+    hop_size: int
+    win_size: int
+    num_mels: int
+    sampling_rate: int
+    fmin: float = 0.0
+    fmax: float | None = None
+
+
+@dataclass(frozen=True)
 class VersionSpec:
     version: ModelVersion
     symbol_version: str  # "v1" (322 symbols) or "v2" (732 symbols)
@@ -27,6 +40,7 @@ class VersionSpec:
     sample_rate: int  # output sample rate of the SoVITS decoder / vocoder
     has_sv_embedding: bool  # v2Pro/v2ProPlus condition on a speaker-verification embedding
     uses_cfm: bool  # v3/v4: conditional flow matching + separate vocoder
+    cfm_mel: MelSettings | None = None  # mel the v3/v4 CFM works in (fixed in the official code)
 
 
 SPECS: dict[ModelVersion, VersionSpec] = {
@@ -34,8 +48,12 @@ SPECS: dict[ModelVersion, VersionSpec] = {
     for s in (
         VersionSpec(ModelVersion.V1, "v1", b"00", 32000, False, False),
         VersionSpec(ModelVersion.V2, "v2", b"01", 32000, False, False),
-        VersionSpec(ModelVersion.V3, "v2", b"02", 24000, False, True),
-        VersionSpec(ModelVersion.V4, "v2", None, 48000, False, True),
+        VersionSpec(
+            ModelVersion.V3, "v2", b"02", 24000, False, True, MelSettings(1024, 256, 1024, 100, 24000)
+        ),
+        VersionSpec(
+            ModelVersion.V4, "v2", None, 48000, False, True, MelSettings(1280, 320, 1280, 100, 32000)
+        ),
         VersionSpec(ModelVersion.V2PRO, "v2", b"05", 32000, True, False),
         VersionSpec(ModelVersion.V2PROPLUS, "v2", b"06", 32000, True, False),
     )

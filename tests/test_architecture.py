@@ -57,7 +57,10 @@ def violates(imported: str, banned: str) -> bool:
 
 
 SOURCES = sorted(
-    p for d in ("GPT_SoVITS", "tools", "subfix") for p in (ROOT / d).rglob("*.py") if "__pycache__" not in p.parts
+    p
+    for d in ("GPT_SoVITS", "tools", "subfix")
+    for p in (ROOT / d).rglob("*.py")
+    if "__pycache__" not in p.parts
 )
 
 

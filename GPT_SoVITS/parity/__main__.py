@@ -16,7 +16,9 @@ from GPT_SoVITS.parity.core import GROUP_MODULES, run_group
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m GPT_SoVITS.parity", description=__doc__.splitlines()[0])
-    p.add_argument("--golden", type=Path, required=True, help="golden folder laid out like shared/parity/golden")
+    p.add_argument(
+        "--golden", type=Path, required=True, help="golden folder laid out like shared/parity/golden"
+    )
     p.add_argument(
         "--only",
         default="",
@@ -33,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     groups = [g.strip() for g in args.only.split(",") if g.strip()] or list(GROUP_MODULES)
     unknown = [g for g in groups if g not in GROUP_MODULES]
     if unknown:
-        print(f"error: unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUP_MODULES)}", file=sys.stderr)
+        print(
+            f"error: unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUP_MODULES)}",
+            file=sys.stderr,
+        )
         return 2
     print("group | case | max abs err | tolerance | ok")
     results = []

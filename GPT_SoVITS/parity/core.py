@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from GPT_SoVITS.checkpoints import Checkpoint, CheckpointError, load_checkpoint
+
 # group name -> module that implements it
 GROUP_MODULES: dict[str, str] = {
     "spectrogram": "GPT_SoVITS.parity.spectrogram",
@@ -37,7 +39,8 @@ class CaseResult:
     note: str = ""
 
     def row(self) -> str:
-        text = f"{self.group} | {self.case} | {self.error:.3g} | {self.tolerance:.3g} | {'ok' if self.ok else 'FAIL'}"
+        verdict = "ok" if self.ok else "FAIL"
+        text = f"{self.group} | {self.case} | {self.error:.3g} | {self.tolerance:.3g} | {verdict}"
         return f"{text} | {self.note}" if self.note else text
 
 
@@ -62,7 +65,9 @@ def compare_exact(group: str, case: str, ours: object, golden: object, note: str
     """Exact equality of token sequences, strings or JSON-like values; error = mismatching items."""
     if isinstance(ours, Sequence) and isinstance(golden, Sequence) and not isinstance(ours, str):
         ours_l, golden_l = list(ours), list(golden)
-        mismatches = sum(a != b for a, b in zip(ours_l, golden_l)) + abs(len(ours_l) - len(golden_l))
+        mismatches = sum(a != b for a, b in zip(ours_l, golden_l, strict=False)) + abs(
+            len(ours_l) - len(golden_l)
+        )
     else:
         mismatches = int(ours != golden)
     ok = mismatches == 0
@@ -74,6 +79,22 @@ def compare_exact(group: str, case: str, ours: object, golden: object, note: str
 def _short(value: object, limit: int = 120) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def find_model(golden: Path, kind: str) -> Checkpoint:
+    """The one checkpoint of ``kind`` ("gpt" | "sovits") under ``golden/models``, found by content."""
+    found = []
+    for path in sorted((golden / "models").glob("*")):
+        if path.suffix in (".ckpt", ".pth"):
+            try:
+                ckpt = load_checkpoint(path)
+            except CheckpointError:
+                continue
+            if ckpt.kind == kind:
+                found.append(ckpt)
+    if len(found) != 1:
+        raise FileNotFoundError(f"expected one {kind} checkpoint in {golden / 'models'}, found {len(found)}")
+    return found[0]
 
 
 def run_group(golden: Path, group: str) -> list[CaseResult]:
