@@ -1,0 +1,105 @@
+"""Build a SoVITS synthesizer from a checkpoint config, and load official weights into it strictly."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from GPT_SoVITS.checkpoints import SOVITS_EMBEDDING_KEY, Checkpoint, CheckpointError, load_sovits
+from GPT_SoVITS.models.sovits.synthesizer import SynthesizerTrn
+from GPT_SoVITS.versions import V1_SYMBOL_COUNT, V2_SYMBOL_COUNT, ModelVersion, symbol_version_for_rows
+
+log = logging.getLogger(__name__)
+
+# The official training default (s2.json train.segment_size, in samples) when a config has no train section.
+DEFAULT_SEGMENT_SAMPLES = 20480
+SUPPORTED_VERSIONS = (ModelVersion.V1, ModelVersion.V2)
+
+
+def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = config.get(name)
+    if not isinstance(value, Mapping):
+        raise KeyError(f"SoVITS config has no '{name}' section")
+    return value
+
+
+def build_sovits(config: Mapping[str, Any], with_enc_q: bool = True) -> SynthesizerTrn:
+    """A randomly initialised ``SynthesizerTrn`` shaped by a checkpoint config (``data`` + ``model``).
+
+    The symbol table follows ``model.version`` ("v1": 322 phonemes, otherwise 732), as in the official code.
+    """
+    data, model = _section(config, "data"), _section(config, "model")
+    train = config.get("train") if isinstance(config.get("train"), Mapping) else {}
+    version = str(model.get("version", config.get("version", "v2")))
+    hop = int(data["hop_length"])
+    try:
+        return SynthesizerTrn(
+            spec_channels=int(data["filter_length"]) // 2 + 1,
+            segment_size=int(train.get("segment_size", DEFAULT_SEGMENT_SAMPLES)) // hop,
+            inter_channels=int(model["inter_channels"]),
+            hidden_channels=int(model["hidden_channels"]),
+            filter_channels=int(model["filter_channels"]),
+            n_heads=int(model["n_heads"]),
+            n_layers=int(model["n_layers"]),
+            kernel_size=int(model["kernel_size"]),
+            p_dropout=float(model["p_dropout"]),
+            resblock=str(model["resblock"]),
+            resblock_kernel_sizes=[int(k) for k in model["resblock_kernel_sizes"]],
+            resblock_dilation_sizes=[[int(d) for d in ds] for ds in model["resblock_dilation_sizes"]],
+            upsample_rates=[int(r) for r in model["upsample_rates"]],
+            upsample_initial_channel=int(model["upsample_initial_channel"]),
+            upsample_kernel_sizes=[int(k) for k in model["upsample_kernel_sizes"]],
+            gin_channels=int(model.get("gin_channels", 0)),
+            semantic_frame_rate=str(model.get("semantic_frame_rate", "25hz")),
+            freeze_quantizer=bool(model.get("freeze_quantizer", False)),
+            version=version,
+            n_symbols=V1_SYMBOL_COUNT if version == "v1" else V2_SYMBOL_COUNT,
+            with_enc_q=with_enc_q,
+        )
+    except KeyError as e:
+        raise KeyError(f"SoVITS config is missing field {e.args[0]!r}") from e
+
+
+def _inference_config(ckpt: Checkpoint) -> dict[str, Any]:
+    """The config as the official loader uses it: 25 Hz semantics, version from the embedding rows."""
+    config = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in ckpt.config.items()}
+    if not isinstance(config.get("model"), dict) or not isinstance(config.get("data"), dict):
+        raise CheckpointError(ckpt.path, "config has no 'model'/'data' sections")
+    config["model"]["semantic_frame_rate"] = "25hz"
+    emb = ckpt.weight.get(SOVITS_EMBEDDING_KEY)
+    if emb is None:
+        raise CheckpointError(ckpt.path, f"no {SOVITS_EMBEDDING_KEY} in the weights")
+    config["model"]["version"] = symbol_version_for_rows(emb.shape[0])
+    return config
+
+
+def load_sovits_model(
+    ckpt: Checkpoint | str | os.PathLike, device: str | torch.device = "cpu", with_enc_q: bool = False
+) -> SynthesizerTrn:
+    """Official SoVITS v1/v2 weights -> ``SynthesizerTrn`` in eval mode, float32, on ``device``.
+
+    Loading is strict: every stored key must be used and every model key present, except ``enc_q.*``
+    (dropped by the official exporter; only built when ``with_enc_q`` for fine-tuning).
+    """
+    if not isinstance(ckpt, Checkpoint):
+        ckpt = load_sovits(ckpt)
+    if ckpt.version not in SUPPORTED_VERSIONS:
+        raise CheckpointError(
+            ckpt.path, f"SoVITS {ckpt.version.value} weights need a model this toolkit lacks"
+        )
+    model = build_sovits(_inference_config(ckpt), with_enc_q=with_enc_q)
+    result = model.load_state_dict({k: v.float() for k, v in ckpt.weight.items()}, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith("enc_q.")]
+    if missing or result.unexpected_keys:
+        raise CheckpointError(
+            ckpt.path,
+            f"weights do not fit the SoVITS model: missing {missing[:5]} ({len(missing)}), "
+            f"unexpected {result.unexpected_keys[:5]} ({len(result.unexpected_keys)})",
+        )
+    if result.missing_keys:
+        log.info("%s: enc_q not in the file (training-only posterior encoder), left at its init", ckpt.path)
+    return model.to(device).eval()

@@ -1,0 +1,204 @@
+"""SoVITS v1/v2 synthesizer (``SynthesizerTrn``): semantic codes + phonemes + reference -> waveform.
+
+Attribute names equal the official ones, so ``state_dict()`` keys match official checkpoints:
+``enc_p`` (content/text prior), ``ssl_proj`` + ``quantizer`` (semantic tokens), ``ref_enc`` (timbre),
+``flow`` (coupling flow), ``dec`` (HiFi-GAN decoder), ``enc_q`` (posterior, training only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from GPT_SoVITS.models.sovits.commons import length_mask, rand_slice_segments
+from GPT_SoVITS.models.sovits.encoders import SSL_DIM, PosteriorEncoder, TextEncoder
+from GPT_SoVITS.models.sovits.generator import Generator
+from GPT_SoVITS.models.sovits.modules import ResidualCouplingBlock
+from GPT_SoVITS.models.sovits.quantizer import ResidualVectorQuantizer
+from GPT_SoVITS.models.sovits.style import MelStyleEncoder
+
+# v2 and later feed only the lowest 704 of the 1025 spectrogram bins (0-11 kHz at 32 kHz) to ref_enc.
+V2_REF_BINS = 704
+CODEBOOK_SIZE = 1024
+
+
+class SynthesizerTrn(nn.Module):
+    def __init__(
+        self,
+        spec_channels: int,
+        segment_size: int,
+        inter_channels: int,
+        hidden_channels: int,
+        filter_channels: int,
+        n_heads: int,
+        n_layers: int,
+        kernel_size: int,
+        p_dropout: float,
+        resblock: str,
+        resblock_kernel_sizes: Sequence[int],
+        resblock_dilation_sizes: Sequence[Sequence[int]],
+        upsample_rates: Sequence[int],
+        upsample_initial_channel: int,
+        upsample_kernel_sizes: Sequence[int],
+        gin_channels: int = 0,
+        semantic_frame_rate: str = "25hz",
+        freeze_quantizer: bool = False,
+        version: str = "v2",
+        n_symbols: int = 732,
+        with_enc_q: bool = True,
+    ) -> None:
+        super().__init__()
+        if semantic_frame_rate not in ("25hz", "50hz"):
+            raise ValueError(f"semantic_frame_rate must be '25hz' or '50hz', got {semantic_frame_rate!r}")
+        self.segment_size = segment_size
+        self.version = version
+        self.semantic_frame_rate = semantic_frame_rate
+        self.freeze_quantizer = bool(freeze_quantizer)
+        self.ref_bins = spec_channels if version == "v1" else V2_REF_BINS
+
+        self.enc_p = TextEncoder(
+            inter_channels,
+            hidden_channels,
+            filter_channels,
+            n_heads,
+            n_layers,
+            kernel_size,
+            p_dropout,
+            n_symbols,
+        )
+        self.dec = Generator(
+            inter_channels,
+            resblock,
+            resblock_kernel_sizes,
+            resblock_dilation_sizes,
+            upsample_rates,
+            upsample_initial_channel,
+            upsample_kernel_sizes,
+            gin_channels=gin_channels,
+        )
+        if with_enc_q:
+            self.enc_q = PosteriorEncoder(
+                spec_channels, inter_channels, hidden_channels, 5, 1, 16, gin_channels
+            )
+        self.flow = ResidualCouplingBlock(inter_channels, hidden_channels, 5, 1, 4, gin_channels=gin_channels)
+        self.ref_enc = MelStyleEncoder(self.ref_bins, style_vector_dim=gin_channels)
+        if semantic_frame_rate == "25hz":  # two 50 Hz SSL frames per token
+            self.ssl_proj = nn.Conv1d(SSL_DIM, SSL_DIM, 2, stride=2)
+        else:
+            self.ssl_proj = nn.Conv1d(SSL_DIM, SSL_DIM, 1, stride=1)
+        self.quantizer = ResidualVectorQuantizer(dimension=SSL_DIM, n_q=1, bins=CODEBOOK_SIZE)
+
+    # -- pieces shared by training and inference -------------------------------------------------------
+    def style(self, spec: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Reference spectrogram [B, 1025, F] (linear magnitude) -> style vector ge [B, gin, 1]."""
+        if lengths is None:
+            lengths = torch.full((spec.size(0),), spec.size(2), dtype=torch.long, device=spec.device)
+        mask = length_mask(lengths, spec.size(2), spec.dtype)
+        return self.ref_enc(spec[:, : self.ref_bins] * mask, mask)
+
+    def _upsample_codes(self, quantized: torch.Tensor) -> torch.Tensor:
+        if self.semantic_frame_rate == "25hz":  # back to the 50 Hz frame rate of the spectrogram
+            return F.interpolate(quantized, size=int(quantized.shape[-1] * 2), mode="nearest")
+        return quantized
+
+    # -- inference -----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def extract_latent(self, ssl: torch.Tensor) -> torch.Tensor:
+        """SSL features [B, 768, T] (50 Hz) -> semantic codes [B, n_q=1, T // 2] (official layout)."""
+        _, codes, _, _ = self.quantizer(self.ssl_proj(ssl))
+        return codes.transpose(0, 1)
+
+    @torch.no_grad()
+    def decode(
+        self,
+        codes: torch.Tensor,
+        text: torch.Tensor,
+        refer: torch.Tensor | Sequence[torch.Tensor] | None,
+        noise_scale: float = 0.5,
+        speed: float = 1.0,
+        noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """codes [n_q, B, T] long, text [B, N] long, refer [B, 1025, F] or a list of them (their style
+        vectors are averaged) -> wav [B, 1, frames * hop]; see ``decode_steps`` for the arguments."""
+        return self.decode_steps(codes, text, refer, noise_scale, speed, noise)["wav"]
+
+    @torch.no_grad()
+    def decode_steps(
+        self,
+        codes: torch.Tensor,
+        text: torch.Tensor,
+        refer: torch.Tensor | Sequence[torch.Tensor] | None,
+        noise_scale: float = 0.5,
+        speed: float = 1.0,
+        noise: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """``decode`` returning every intermediate (names as in the parity goldens).
+
+        speed: > 1 faster; frames become int(2T / speed) + 1 (pass a Python float, i.e. float64).
+        noise: replaces the Gaussian draw ``randn_like(m_p)`` (seeded or recorded noise), [B, inter, T'].
+        """
+        out: dict[str, torch.Tensor] = {}
+        if refer is None:
+            ge = None
+        elif isinstance(refer, torch.Tensor):
+            ge = self.style(refer)
+            out["ge_per_ref"] = ge.unsqueeze(0)
+        else:
+            ges = torch.stack([self.style(r) for r in refer], 0)  # [n_refs, B, gin, 1]
+            out["ge_per_ref"] = ges
+            ge = ges.mean(0)
+        y_lengths = torch.tensor([codes.size(2) * 2], dtype=torch.long, device=codes.device)
+        text_lengths = torch.tensor([text.size(-1)], dtype=torch.long, device=text.device)
+        quantized = self._upsample_codes(self.quantizer.decode(codes))
+        out["enc_p_in_quantized_upsampled"] = quantized
+        x, m_p, logs_p, y_mask = self.enc_p(quantized, y_lengths, text, text_lengths, ge, speed)
+        out.update(enc_p_out_x=x, enc_p_out_m_p=m_p, enc_p_out_logs_p=logs_p, enc_p_out_y_mask=y_mask)
+        if noise is None:
+            noise = torch.randn_like(m_p)
+        elif noise.shape != m_p.shape:
+            raise ValueError(f"noise shape {list(noise.shape)} != prior shape {list(m_p.shape)}")
+        z_p = m_p + noise.to(m_p) * torch.exp(logs_p) * noise_scale
+        z = self.flow(z_p, y_mask, g=ge, reverse=True)
+        dec_in = z * y_mask
+        out.update(flow_in_z_p=z_p, flow_out_z=z, dec_in=dec_in)
+        if ge is not None:
+            out["dec_g"] = ge
+        out["wav"] = self.dec(dec_in, g=ge)
+        return out
+
+    # -- training ------------------------------------------------------------------------------------
+    def forward(
+        self,
+        ssl: torch.Tensor,
+        spec: torch.Tensor,
+        spec_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+    ) -> tuple:
+        """One training step's generator pass (official s2 ``net_g(ssl, spec, spec_lengths, text, ...)``).
+
+        Returns (wav_slice [B, 1, segment*hop], commit_loss, slice_starts [B], y_mask, y_mask,
+        (z, z_p, m_p, logs_p, m_q, logs_q), quantized).
+        """
+        if not hasattr(self, "enc_q"):
+            raise RuntimeError("this model was built without enc_q; build with with_enc_q=True to train")
+        ge = self.style(spec, spec_lengths)
+        frozen = self.freeze_quantizer
+        grad = torch.no_grad() if frozen else contextlib.nullcontext()
+        with torch.autocast(device_type=ssl.device.type, enabled=False), grad:
+            if frozen:  # keep the codebook's EMA statistics fixed
+                self.ssl_proj.eval()
+                self.quantizer.eval()
+            proj = self.ssl_proj(ssl)
+            quantized, _codes, commit_loss, _ = self.quantizer(proj, layers=[0])
+        quantized = self._upsample_codes(quantized)
+        _x, m_p, logs_p, y_mask = self.enc_p(quantized, spec_lengths, text, text_lengths, ge)
+        z, m_q, logs_q, y_mask = self.enc_q(spec, spec_lengths, g=ge)
+        z_p = self.flow(z, y_mask, g=ge)
+        z_slice, ids_slice = rand_slice_segments(z, spec_lengths, self.segment_size)
+        wav = self.dec(z_slice, g=ge)
+        return wav, commit_loss, ids_slice, y_mask, y_mask, (z, z_p, m_p, logs_p, m_q, logs_q), quantized
