@@ -1,0 +1,163 @@
+"""Formatting stage 2: 32 kHz normalised wavs -> 5-wav32k/, HuBERT SSL features -> 4-cnhubert/.
+
+``python -m GPT_SoVITS.prepare.hubert --exp logs/<exp> --list x.list [--hubert DIR] [--part i/n]``
+
+As the official 2-get-hubert-wav32k.py: clips whose peak exceeds 2.2 (after decoding to float at 32 kHz)
+are dropped; the rest are mixed half peak-normalised (to 0.95) and half as they are, written as 16-bit wav,
+and the same mix at the official 1145.14 scale, resampled to 16 kHz, goes straight into HuBERT. Dropped
+clips are recorded in dropped.tsv and listed in the report. Resumable: a clip with both files is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from GPT_SoVITS import paths
+from GPT_SoVITS.audio import AudioError, load_audio, resample
+from GPT_SoVITS.data.experiment import Experiment, ExperimentError, item_name
+from GPT_SoVITS.prepare.common import (
+    StageError,
+    add_common_args,
+    audio_path,
+    final_report,
+    load_entries,
+    resolve,
+    run_stage,
+    setup_logging,
+)
+from GPT_SoVITS.progress import ProgressLog
+from GPT_SoVITS.train.common import atomic_torch_save
+
+log = logging.getLogger(__name__)
+STAGE = "prepare.hubert"
+MAX_PEAK = 2.2  # official filter: louder clips are dropped
+MAXX = 0.95  # peak of the normalised half of the mix
+ALPHA = 0.5  # share of the normalised signal in the mix
+WAV_SCALE = 32768.0  # int16 full scale of the written wav
+SSL_SCALE = 1145.14  # official amplitude of the HuBERT input (the model is fed unnormalised)
+SR = 32000
+
+
+def normalise(wav: np.ndarray, scale: float) -> np.ndarray:
+    """Official mix: ``wav/peak * (MAXX*ALPHA*scale) + (1-ALPHA)*scale*wav``."""
+    peak = float(np.abs(wav).max())
+    return wav / peak * (MAXX * ALPHA * scale) + ((1 - ALPHA) * scale) * wav
+
+
+def write_int16_wav(path: Path, samples: np.ndarray, sr: int) -> None:
+    """Atomic 16-bit wav of already-scaled samples (truncated like numpy's ``astype("int16")``)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, samples.astype(np.int16), sr, subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def process_clip(src: Path, name: str, exp: Experiment, extractor, dtype: torch.dtype) -> str | None:
+    """Write the clip's two files; return the reason when it is dropped instead."""
+    try:
+        wav = load_audio(src, SR)
+    except AudioError as e:
+        return f"unreadable audio: {e}"
+    peak = float(np.abs(wav).max()) if wav.size else 0.0
+    if peak > MAX_PEAK:
+        return f"peak {peak:.2f} > {MAX_PEAK}"
+    if peak == 0.0:
+        return "silent clip (peak 0)"
+    wav16 = resample(normalise(wav, SSL_SCALE).astype(np.float32), SR, 16000)
+    try:
+        ssl = extractor.features(wav16)
+    except ValueError as e:
+        return f"too short for HuBERT: {e}"
+    if torch.isnan(ssl).any():
+        return "HuBERT features contain NaN"
+    write_int16_wav(exp.wav_path(name), normalise(wav, WAV_SCALE), SR)
+    atomic_torch_save(
+        ssl.detach().to("cpu", dtype if dtype != torch.bfloat16 else torch.float32), exp.hubert_path(name)
+    )
+    return None
+
+
+def process(args: argparse.Namespace, progress: ProgressLog) -> str:
+    exp = Experiment(args.exp)
+    entries = load_entries(args.list, args.audio_root)
+    assert entries is not None
+    i, n = args.part
+    mine = entries[i::n]
+    device, dtype = resolve(args)
+    exp.hubert_dir.mkdir(parents=True, exist_ok=True)
+    exp.wav_dir.mkdir(parents=True, exist_ok=True)
+    todo = [
+        e
+        for e in mine
+        if not (exp.hubert_path(item_name(e.path)).is_file() and exp.wav_path(item_name(e.path)).is_file())
+    ]
+    progress.write("start", stage=STAGE, total=len(mine), part=f"{i}/{n}", todo=len(todo))
+    dropped: list[str] = []
+    if todo:
+        if not args.hubert.is_dir():
+            raise StageError(f"--hubert {args.hubert}: folder not found")
+        from GPT_SoVITS.features.hubert import HubertFeatureExtractor
+
+        try:
+            extractor = HubertFeatureExtractor(args.hubert, device=device, dtype=dtype)
+        except ValueError as e:
+            raise StageError(str(e)) from e
+    already = len(mine) - len(todo)
+    for k, entry in enumerate(todo, start=already + 1):
+        name = item_name(entry.path)
+        reason = process_clip(audio_path(entry, args.list, args.audio_root), name, exp, extractor, dtype)
+        if reason is not None:
+            dropped.append(f"{name} ({reason})")
+            print(f"{name}: dropped: {reason}")
+            exp.add_dropped(name, "hubert", reason)
+            progress.write("skip", name=name, reason=reason)
+            continue
+        progress.write("item", done=k, total=len(mine), name=name)
+    report = final_report(exp, "hubert", mine)
+    summary = (
+        f"{STAGE}: part {i}/{n}: {len(todo) - len(dropped)} clip(s) processed, {already} already done, "
+        f"{len(dropped)} dropped; {paths.HUBERT_DIR} has {report.counts.get('hubert', 0)} item(s)"
+    )
+    if report.usable == 0:
+        raise StageError(f"{STAGE}: no clip could be processed ({'; '.join(dropped[:5])})")
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m GPT_SoVITS.prepare.hubert", description=__doc__.split("\n")[0]
+    )
+    add_common_args(p)
+    p.add_argument("--hubert", type=Path, default=paths.DEFAULT_HUBERT_DIR, help="chinese-hubert-base folder")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+
+    def body(progress: ProgressLog) -> str:
+        try:
+            return process(args, progress)
+        except ExperimentError as e:
+            raise StageError(str(e)) from e
+
+    return run_stage(STAGE, Experiment(args.exp), body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

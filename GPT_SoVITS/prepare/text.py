@@ -1,0 +1,173 @@
+"""Formatting stage 1: phones, word2ph and normalised text -> 2-name2text.txt; BERT features -> 3-bert/.
+
+``python -m GPT_SoVITS.prepare.text --exp logs/<exp> --list x.list [--bert DIR] [--part i/n]``
+
+As the official 1-get-text.py: ``%`` becomes ``-`` and ``￥`` becomes ``,`` before G2P; BERT features are
+written only for Chinese (``zh``) items. Resumable: items already in 2-name2text.txt (or this part's file)
+whose BERT file exists where one is needed are not recomputed. Items whose text cannot be converted are
+recorded in dropped.tsv and reported, the others go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from GPT_SoVITS import paths
+from GPT_SoVITS.data.experiment import (
+    Experiment,
+    ExperimentError,
+    TextRecord,
+    item_name,
+    read_name2text,
+    write_name2text,
+)
+from GPT_SoVITS.data.validate import BERT_LANGUAGES
+from GPT_SoVITS.listfile import ListEntry
+from GPT_SoVITS.prepare.common import (
+    StageError,
+    add_common_args,
+    final_report,
+    load_entries,
+    merge_parts,
+    resolve,
+    run_stage,
+    setup_logging,
+)
+from GPT_SoVITS.progress import ProgressLog
+from GPT_SoVITS.train.common import atomic_torch_save
+
+log = logging.getLogger(__name__)
+STAGE = "prepare.text"
+
+
+def official_text(text: str) -> str:
+    """The replacements 1-get-text.py applies before G2P."""
+    return text.replace("%", "-").replace("￥", ",")
+
+
+def convert(entry: ListEntry, version: str) -> TextRecord:
+    from GPT_SoVITS.text.frontend import text_to_phones
+
+    phones, word2ph, norm = text_to_phones(official_text(entry.text), entry.language, version)
+    w2p = None if word2ph is None else tuple(int(w) for w in word2ph)
+    return TextRecord(item_name(entry.path), tuple(phones), w2p, norm)
+
+
+class _Bert:
+    """Loads the BERT extractor on first use (English-only data never needs it)."""
+
+    def __init__(self, model_dir: Path, device: torch.device, dtype: torch.dtype) -> None:
+        self.model_dir, self.device, self.dtype = model_dir, device, dtype
+        self.extractor = None
+
+    def features(self, rec: TextRecord) -> torch.Tensor:
+        if self.extractor is None:
+            if not self.model_dir.is_dir():
+                raise StageError(f"--bert {self.model_dir}: folder not found (needed for Chinese items)")
+            from GPT_SoVITS.features.bert import BertFeatureExtractor
+
+            self.extractor = BertFeatureExtractor(self.model_dir, device=self.device, dtype=self.dtype)
+        if rec.word2ph is None:
+            raise ValueError("the frontend gave no word2ph for a Chinese item")
+        feat = self.extractor.features(rec.norm_text, list(rec.word2ph)).float().cpu()
+        if feat.shape[-1] != len(rec.phones):
+            raise ValueError(f"BERT gave {feat.shape[-1]} columns for {len(rec.phones)} phones")
+        return feat
+
+
+def _previous(exp: Experiment, part: int) -> dict[str, TextRecord]:
+    done: dict[str, TextRecord] = {}
+    for path in (exp.name2text, exp.text_part(part)):
+        if path.is_file():
+            try:
+                done.update(read_name2text(path, strict=False))
+            except OSError as e:
+                log.warning("%s: unreadable (%s); recomputing", path, e)
+    return done
+
+
+def process(args: argparse.Namespace, progress: ProgressLog) -> str:
+    exp = Experiment(args.exp)
+    entries = load_entries(args.list, args.audio_root)
+    assert entries is not None
+    i, n = args.part
+    mine = entries[i::n]
+    device, dtype = resolve(args)
+    bert = _Bert(args.bert, device, dtype)
+    done = _previous(exp, i)
+    exp.bert_dir.mkdir(parents=True, exist_ok=True)
+    progress.write("start", stage=STAGE, total=len(mine), part=f"{i}/{n}")
+    records: list[TextRecord] = []
+    failed = 0
+    for k, entry in enumerate(mine, start=1):
+        name = item_name(entry.path)
+        needs_bert = entry.language in BERT_LANGUAGES
+        rec = done.get(name)
+        try:
+            if rec is None or (needs_bert and not exp.bert_path(name).is_file()):
+                rec = convert(entry, args.version)
+                if needs_bert:
+                    atomic_torch_save(bert.features(rec), exp.bert_path(name))
+        except StageError:
+            raise
+        except Exception as e:  # one bad transcript must not stop the others; it is reported
+            failed += 1
+            reason = f"{type(e).__name__}: {e}"
+            log.warning("%s: %s", name, reason)
+            exp.add_dropped(name, "text", reason)
+            progress.write("skip", name=name, reason=reason)
+            continue
+        records.append(rec)
+        progress.write("item", done=k, total=len(mine), name=name)
+    write_name2text(exp.text_part(i), records)
+
+    def merge(parts: list[Path]) -> None:
+        merged: dict[str, TextRecord] = {}
+        for p in parts:
+            merged.update(read_name2text(p))
+        order = [item_name(e.path) for e in entries]
+        write_name2text(exp.name2text, [merged[nm] for nm in order if nm in merged])
+
+    merged = merge_parts(exp, n, exp.text_part, merge)
+    summary = f"{STAGE}: part {i}/{n}: {len(records)} item(s) written, {failed} failed"
+    if merged:
+        report = final_report(exp, "text", entries)
+        summary += f"; {paths.NAME2TEXT} has {report.counts.get('name2text', 0)} item(s)"
+        if report.mismatched:
+            raise StageError(report.first_problem())
+    else:
+        summary += "; waiting for the other parts before merging"
+    if records == [] and failed:
+        raise StageError(f"{STAGE}: every item failed (first: see {exp.dropped_file})")
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m GPT_SoVITS.prepare.text", description=__doc__.split("\n")[0])
+    add_common_args(p)
+    p.add_argument(
+        "--bert", type=Path, default=paths.DEFAULT_BERT_DIR, help="chinese-roberta-wwm-ext-large folder"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    exp = Experiment(args.exp)
+
+    def body(progress: ProgressLog) -> str:
+        try:
+            return process(args, progress)
+        except ExperimentError as e:
+            raise StageError(str(e)) from e
+
+    return run_stage(STAGE, exp, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
