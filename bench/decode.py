@@ -1,0 +1,137 @@
+"""GPT decoding speed against the memory-bandwidth floor, measured in one run.
+
+    python -m bench.decode [--threads 2] [--tokens 200] [--legacy-tokens 8]
+
+Builds the full-size v2 GPT (sizes from ../shared/parity/inventory/v2_gpt.json when present, else the
+s1longer-v2 defaults) with random weights, decodes greedily with the KV cache and with the legacy
+full-recomputation path, and compares the time per token with the floor = fp32 weight bytes read per
+token / copy bandwidth (a large tensor copy, read + write bytes). Prints ratios; never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from GPT_SoVITS.models.gpt import Text2SemanticDecoder, build_gpt
+from GPT_SoVITS.models.gpt.decode import infer_legacy, iter_tokens
+
+INVENTORY = Path(__file__).resolve().parent.parent.parent / "shared" / "parity" / "inventory" / "v2_gpt.json"
+# s1longer-v2.yaml model section, used when the inventory is not beside the checkout
+S1LONGER_V2 = {
+    "vocab_size": 1025, "phoneme_vocab_size": 732, "embedding_dim": 512, "hidden_dim": 512,
+    "head": 16, "n_layer": 24, "dropout": 0, "EOS": 1024,
+}  # fmt: skip
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.decode", description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--tokens", type=int, default=200, help="tokens generated with the KV cache")
+    p.add_argument("--legacy-tokens", type=int, default=8, help="tokens generated without cache (slow)")
+    p.add_argument("--phones", type=int, default=60, help="text length in phonemes")
+    p.add_argument("--prompt", type=int, default=75, help="prompt length in semantic tokens (25 per second)")
+    p.add_argument(
+        "--config", type=Path, default=INVENTORY, help="inventory JSON whose config sizes the model"
+    )
+    p.add_argument("--device", default="cpu", help="torch device (cpu or cuda)")
+    return p.parse_args(argv)
+
+
+def copy_bandwidth(device: torch.device, mbytes: int = 512, repeats: int = 5) -> float:
+    """Bytes moved per second (read + write) by the best of a few large tensor copies."""
+    src = torch.ones(mbytes * 2**20 // 4, device=device)
+    dst = torch.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        t = time.perf_counter()
+        dst.copy_(src)
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return 2 * src.numel() * 4 / best
+
+
+def weight_bytes_per_token(model: Text2SemanticDecoder) -> int:
+    """fp32 bytes every decoding step must read: the transformer, the output layer, one embedding row."""
+    n = sum(p.numel() for p in model.h.parameters()) + model.ar_predict_layer.weight.numel()
+    n += model.dims.embedding_dim + 1  # one audio embedding row and alpha
+    return 4 * n
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _model(config_path: Path, device: torch.device) -> Text2SemanticDecoder:
+    sizes = json.loads(config_path.read_text())["config"] if config_path.is_file() else {"model": S1LONGER_V2}
+    torch.manual_seed(0)
+    model = build_gpt(sizes).to(device).eval()
+    with torch.no_grad():  # an EOS logit of 0 is never the argmax: every run has the requested length
+        model.ar_predict_layer.weight[model.eos].zero_()
+    return model
+
+
+def _inputs(model: Text2SemanticDecoder, args: argparse.Namespace, device: torch.device):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(0, model.dims.phoneme_vocab_size, (1, args.phones), generator=g).to(device)
+    bert = torch.randn(1, model.dims.bert_dim, args.phones, generator=g).to(device)
+    prompt = torch.randint(0, model.eos, (1, args.prompt), generator=g).to(device)
+    return x, bert, prompt
+
+
+def time_kv(model, x, bert, prompt, n: int, device) -> tuple[float, float]:
+    """(prefill seconds, seconds per token) for greedy decoding of n tokens with the KV cache."""
+    stamps = []
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in iter_tokens(model, x, None, prompt, bert, top_k=1, early_stop_num=n - 1, max_steps=n):
+        _sync(device)
+        stamps.append(time.perf_counter())
+    return stamps[0] - t0, (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+
+
+def time_legacy(model, x, bert, prompt, n: int, device) -> float:
+    """Seconds per token of the no-cache path (every step recomputes text + prompt + generated)."""
+    _sync(device)
+    t0 = time.perf_counter()
+    y = infer_legacy(model, x, None, prompt, bert, top_k=1, early_stop_num=n - 1, max_steps=n + 1)
+    _sync(device)
+    return (time.perf_counter() - t0) / (y.shape[1] - prompt.shape[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    model = _model(args.config, device)
+    x, bert, prompt = _inputs(model, args, device)
+    time_kv(model, x, bert, prompt, 12, device)  # warm-up (allocator, kernels)
+    prefill_s, kv_s = time_kv(model, x, bert, prompt, args.tokens, device)
+    legacy_s = time_legacy(model, x, bert, prompt, args.legacy_tokens, device)
+    bw = copy_bandwidth(device)
+    wbytes = weight_bytes_per_token(model)
+    floor_s = wbytes / bw
+    d = model.dims
+    print(f"model: {d.num_layers} layers, dim {d.hidden_dim}, {d.num_heads} heads; threads {args.threads}")
+    print(f"text {args.phones} phones, prompt {args.prompt} tokens, {args.tokens} tokens generated")
+    print(f"copy bandwidth {bw / 1e9:.1f} GB/s; fp32 weights read per token {wbytes / 1e6:.1f} MB")
+    print(f"prefill ({args.phones + args.prompt} positions): {prefill_s * 1e3:.1f} ms")
+    print(f"kv cache : {1 / kv_s:7.1f} tokens/s, {kv_s * 1e3:6.2f} ms/token")
+    print(
+        f"legacy   : {1 / legacy_s:7.1f} tokens/s, {legacy_s * 1e3:6.2f} ms/token ({args.legacy_tokens} tokens)"
+    )
+    print(f"floor    : {1 / floor_s:7.1f} tokens/s, {floor_s * 1e3:6.2f} ms/token")
+    print(
+        f"kv cache / floor = {kv_s / floor_s:.2f}x (target <= 1.2); legacy / kv cache = {legacy_s / kv_s:.1f}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
