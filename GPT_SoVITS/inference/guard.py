@@ -55,11 +55,19 @@ def find_loop(tokens: Sequence[int], cfg: GuardConfig) -> tuple[int, int, int] |
         starts, ends = edges[0::2], edges[1::2]
         k = int(np.argmax(ends - starts))
         span = int(ends[k] - starts[k]) + period
+        pattern = seq[starts[k] : starts[k] + period]
+        if _has_shorter_period(pattern):  # e.g. "7 7" at period 2 is the period-1 run, judged there
+            continue
         repeats = span // period
         needed = cfg.single_token_loop if period == 1 else cfg.min_loop_tokens
         if span >= needed and repeats >= cfg.min_loop_repeats and (best is None or span > best[2] * best[0]):
             best = (period, int(starts[k]), repeats)
     return best
+
+
+def _has_shorter_period(pattern: np.ndarray) -> bool:
+    n = len(pattern)
+    return any(n % d == 0 and np.array_equal(pattern, np.tile(pattern[:d], n // d)) for d in range(1, n))
 
 
 def check_tokens(tokens: Sequence[int], n_phones: int, cfg: GuardConfig, hit_limit: bool = False) -> Verdict:
