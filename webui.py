@@ -1,13 +1,90 @@
-"""Launcher of the WebUI. Until the WebUI lands this prints where the working entry points are."""
+"""Start the WebUI: ``python webui.py [--port 9874] [--host 127.0.0.1] [--share] [--auth user:pass|FILE]
+[--lang zh_CN|en_US|ja_JP|auto]``.
+
+A public ``--share`` link is never opened without a login: when no ``--auth`` is given, a password is
+generated and printed.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
+import secrets
 import sys
+from pathlib import Path
+
+LANGS = ("zh_CN", "en_US", "ja_JP", "auto")
+
+
+class AuthError(ValueError):
+    pass
+
+
+def parse_auth(spec: str) -> list[tuple[str, str]]:
+    """``user:pass``, or a file of ``user:pass`` lines (blank lines and ``#`` comments skipped)."""
+    path = Path(spec)
+    if path.is_file():
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+        pairs = [(i, ln) for i, ln in enumerate(lines, 1) if ln and not ln.startswith("#")]
+        where = [f"{path}:{i}" for i, _ in pairs]
+        items = [ln for _, ln in pairs]
+    else:
+        where, items = ["--auth"], [spec]
+    out = []
+    for loc, item in zip(where, items, strict=True):
+        user, sep, password = item.partition(":")
+        if not sep or not user or not password:
+            raise AuthError(f"{loc}: expected user:password")
+        out.append((user, password))
+    if not out:
+        raise AuthError(f"{spec}: no user:password line")
+    return out
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python webui.py", description="GPT-SoVITS WebUI")
+    p.add_argument("--port", type=int, default=9874, help="port to serve on (9874)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1; 0.0.0.0 for the LAN)")
+    p.add_argument(
+        "--share", action="store_true", help="also open a public Gradio link (always with a login)"
+    )
+    p.add_argument("--auth", default=None, help="user:password, or a file of user:password lines")
+    p.add_argument("--lang", choices=LANGS, default="auto", help="interface language (auto: the system's)")
+    p.add_argument("--root", type=Path, default=None, help="working folder for outputs, logs and weights")
+    p.add_argument("--no-label", action="store_true", help="leave out the label editor tab")
+    return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("The WebUI is not built yet. Working entry points: python -m GPT_SoVITS.parity --help, "
-          "python -m GPT_SoVITS.checkpoints inspect FILE")
+    args = parse_args(argv)
+    try:
+        auth = parse_auth(args.auth) if args.auth else None
+    except AuthError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.share and auth is None:
+        password = secrets.token_urlsafe(12)
+        auth = [("admin", password)]
+        print(f"--share without --auth: log in as user 'admin' with password {password}", flush=True)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from GPT_SoVITS.webui.app import CSS, build_app
+    from subfix.ui import HEAD, build_label_tab
+
+    demo = build_app(args.lang, args.root, label_tab=None if args.no_label else build_label_tab)
+    root = demo.ctx.root
+    demo.queue(default_concurrency_limit=8).launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        auth=auth,
+        css=CSS,
+        head=HEAD,
+        allowed_paths=[str(root)],
+        footer_links=[],
+        show_error=True,
+    )
     return 0
 
 

@@ -114,6 +114,13 @@ def _audio_path(doc: Document, entry: ListEntry) -> Path:
     return resolve_audio(entry.path, doc.path, doc.audio_root)
 
 
+def resolve_audio_path(doc: Document, index: int) -> Path | None:
+    """Where row ``index``'s audio is (None for a row that does not parse)."""
+    _check_index(doc, index)
+    entry = doc.rows[index].entry
+    return None if entry is None else _audio_path(doc, entry)
+
+
 # --- viewing -----------------------------------------------------------------------------------------------
 
 

@@ -43,20 +43,29 @@ class JobStatus:
 
 @dataclass
 class Job:
+    """A sequence of one or more stage processes run one after the other (stops at the first failure)."""
+
     id: str
     stage: str
-    argv: list[str]
+    steps: list[list[str]]  # full argv of each step
     folder: Path
     progress_path: Path | None
     progress_offset: int
-    process: subprocess.Popen
     outputs: dict[str, str]
     started: float
+    process: subprocess.Popen | None = None
+    step: int = 0  # index of the running (or last run) step
+    returncode: int | None = None  # of the whole job, once it ended
     stopped: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
 
     @property
     def log_path(self) -> Path:
         return self.folder / "log.txt"
+
+    @property
+    def argv(self) -> list[str]:
+        return self.steps[self.step]
 
 
 def _progress_events(path: Path | None, offset: int) -> list[dict]:
@@ -97,8 +106,9 @@ def _fraction(events: list[dict]) -> float | None:
             return 1.0
         if ev.get("event") == "item" and t:
             return min(1.0, float(ev.get("done", 0)) / float(t))
-        if ev.get("event") == "metric" and ev.get("total_steps"):
-            return min(1.0, float(ev.get("step", 0)) / float(ev["total_steps"]))
+        if ev.get("event") == "metric" and total and "step" in ev:
+            # trainers' start event gives the total step count
+            return min(1.0, float(ev["step"]) / float(total))
     return None
 
 
@@ -146,34 +156,60 @@ class JobRunner:
         outputs: dict[str, str] | None = None,
     ) -> str:
         """Run ``python -m module *args`` (an argv list, never a shell string); returns the job id."""
-        if any(not isinstance(a, str) for a in args):
-            raise TypeError(f"argv items must be strings, got {args!r}")
+        return self.start_chain(stage, [(module, args)], progress_path, outputs)
+
+    def start_chain(
+        self,
+        stage: str,
+        steps: list[tuple[str, list[str]]],
+        progress_path: Path | None = None,
+        outputs: dict[str, str] | None = None,
+    ) -> str:
+        """Run ``python -m module *args`` for each step in order, as one job; a failed step ends the job."""
+        if not steps:
+            raise ValueError("a job needs at least one step")
+        for _module, args in steps:
+            if any(not isinstance(a, str) for a in args):
+                raise TypeError(f"argv items must be strings, got {args!r}")
         with self._lock:
             self._counter += 1
             job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{self._counter:03d}-{stage}"
         folder = self.jobs_dir / job_id
         folder.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-u", "-m", module, *args]
+        argvs = [[sys.executable, "-u", "-m", module, *args] for module, args in steps]
         offset = progress_path.stat().st_size if progress_path is not None and progress_path.is_file() else 0
-        env = dict(os.environ if self.env is None else self.env)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        env.setdefault("HF_HUB_OFFLINE", "1")
         record = {
             "id": job_id,
             "stage": stage,
-            "argv": argv,
+            "steps": argvs,
             "progress": str(progress_path or ""),
             "started": time.time(),
         }
         (folder / "job.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
-        with (folder / "log.txt").open("wb") as logf:
-            popen_kw: dict = {}
-            if os.name == "nt":
-                popen_kw["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-            else:
-                popen_kw["start_new_session"] = True  # its own process group: stop() kills the whole tree
-            proc = subprocess.Popen(
-                argv,
+        job = Job(job_id, stage, argvs, folder, progress_path, offset, dict(outputs or {}), time.time())
+        job.log_path.write_bytes(b"")
+        job.process = self._spawn(job)  # the first step starts here, so a bad executable fails at once
+        with self._lock:
+            self._jobs[job_id] = job
+        threading.Thread(target=self._drive, args=(job,), name=f"job-{job_id}", daemon=True).start()
+        log.info("started job %s: %s", job_id, argvs)
+        return job_id
+
+    def _spawn(self, job: Job) -> subprocess.Popen:
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env.setdefault("HF_HUB_OFFLINE", "1")
+        popen_kw: dict = {}
+        if os.name == "nt":
+            popen_kw["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        else:
+            popen_kw["start_new_session"] = True  # its own process group: stop() kills the whole tree
+        with job.log_path.open("ab") as logf:
+            if len(job.steps) > 1:
+                logf.write(f"=== step {job.step + 1}/{len(job.steps)}: {' '.join(job.argv[3:])}\n".encode())
+                logf.flush()
+            return subprocess.Popen(
+                job.argv,
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -181,11 +217,21 @@ class JobRunner:
                 env=env,
                 **popen_kw,
             )
-        job = Job(job_id, stage, argv, folder, progress_path, offset, proc, dict(outputs or {}), time.time())
-        with self._lock:
-            self._jobs[job_id] = job
-        log.info("started job %s: %s", job_id, argv)
-        return job_id
+
+    def _drive(self, job: Job) -> None:
+        """Wait for each step; start the next one while they succeed."""
+        try:
+            while True:
+                assert job.process is not None
+                rc = job.process.wait()
+                with self._lock:
+                    if rc != 0 or job.stopped or job.step + 1 >= len(job.steps):
+                        job.returncode = rc
+                        return
+                    job.step += 1
+                    job.process = self._spawn(job)
+        finally:
+            job.done.set()
 
     def _get(self, job_id: str) -> Job:
         with self._lock:
@@ -195,8 +241,8 @@ class JobRunner:
 
     def status(self, job_id: str) -> JobStatus:
         job = self._get(job_id)
-        rc = job.process.poll()
-        if rc is None:
+        rc = job.returncode
+        if not job.done.is_set():
             state = RUNNING
         elif job.stopped:
             state = STOPPED
@@ -207,18 +253,10 @@ class JobRunner:
         ends = [ev for ev in events if ev.get("event") == "end"]
         if state == SUCCEEDED and ends and ends[-1].get("ok") is False:
             state = FAILED
-        fraction = _fraction(events)
-        return JobStatus(
-            job.id,
-            job.stage,
-            state,
-            rc,
-            fraction,
-            _message(state, events, tail, rc),
-            tail,
-            events,
-            job.outputs,
-        )
+        message = _message(state, events, tail, rc)
+        if len(job.steps) > 1 and state == RUNNING:
+            message = f"[{job.step + 1}/{len(job.steps)}] {message}"
+        return JobStatus(job.id, job.stage, state, rc, _fraction(events), message, tail, events, job.outputs)
 
     def jobs(self) -> list[JobStatus]:
         """Every job of this runner, newest first (what a reloaded page shows)."""
@@ -230,29 +268,30 @@ class JobRunner:
         return [s for s in self.jobs() if s.state == RUNNING]
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobStatus:
-        job = self._get(job_id)
-        job.process.wait(timeout)
+        """Block until the job ended (TimeoutError after ``timeout`` seconds)."""
+        if not self._get(job_id).done.wait(timeout):
+            raise TimeoutError(f"job {job_id} still running after {timeout} s")
         return self.status(job_id)
 
     def stop(self, job_id: str, grace_s: float = 5.0) -> JobStatus:
         """Terminate the job's whole process tree (SIGTERM, then SIGKILL after ``grace_s``)."""
         job = self._get(job_id)
-        if job.process.poll() is not None:
-            return self.status(job_id)
-        job.stopped = True
+        with self._lock:
+            if job.done.is_set() or job.process is None:
+                return self.status(job_id)
+            job.stopped = True  # the driver thread starts no further step
+            proc = job.process
         if os.name == "nt":
-            subprocess.run(
-                ["taskkill", "/T", "/F", "/PID", str(job.process.pid)], check=False, capture_output=True
-            )
+            subprocess.run(["taskkill", "/T", "/F", "/PID", str(proc.pid)], check=False, capture_output=True)
         else:
-            _signal_group(job.process.pid, signal.SIGTERM)
+            _signal_group(proc.pid, signal.SIGTERM)
             try:
-                job.process.wait(grace_s)
+                proc.wait(grace_s)
             except subprocess.TimeoutExpired:
-                _signal_group(job.process.pid, signal.SIGKILL)
-        job.process.wait()
+                _signal_group(proc.pid, signal.SIGKILL)
+        job.done.wait(grace_s + 5)
         if os.name != "nt":
-            _signal_group(job.process.pid, signal.SIGKILL)  # children that ignored SIGTERM
+            _signal_group(proc.pid, signal.SIGKILL)  # children that ignored SIGTERM
         return self.status(job_id)
 
     def stop_all(self) -> None:

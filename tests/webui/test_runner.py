@@ -77,7 +77,7 @@ def test_success_reads_only_this_runs_progress(runner: JobRunner, tmp_path: Path
     # the argument with a space and a pipe reached the process as one argv item (no shell)
     assert "'--name', 'a b|c'" in st.log_tail
     record = json.loads((tmp_path / "jobs" / job / "job.json").read_text())
-    assert record["argv"][0] == sys.executable and record["argv"][2:4] == ["-m", "stage_ok"]
+    assert record["steps"][0][0] == sys.executable and record["steps"][0][2:4] == ["-m", "stage_ok"]
 
 
 def test_failure_message_is_the_stage_reason(runner: JobRunner) -> None:
@@ -118,3 +118,15 @@ def test_argv_must_be_a_list_of_strings(runner: JobRunner) -> None:
         runner.start("fake", "stage_ok", ["--epochs", 3])  # type: ignore[list-item]
     with pytest.raises(KeyError):
         runner.status("nope")
+
+
+def test_chain_runs_steps_in_order_and_stops_at_a_failure(runner: JobRunner, tmp_path: Path) -> None:
+    out = tmp_path / "chain"
+    out.mkdir()
+    ok = runner.wait(runner.start_chain("two", [("stage_ok", [str(out)]), ("stage_ok", [str(out)])]), 60)
+    assert ok.state == SUCCEEDED and ok.log_tail.count("argv") == 2
+    assert "=== step 2/2" in ok.log_tail
+    bad = runner.start_chain("three", [("stage_ok", [str(out)]), ("stage_fail", []), ("stage_ok", ["never"])])
+    st = runner.wait(bad, 60)
+    assert st.state == FAILED and "not an audio file" in st.message
+    assert "never" not in st.log_tail and "step 3/3" not in st.log_tail

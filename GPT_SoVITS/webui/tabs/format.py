@@ -1,0 +1,126 @@
+"""Format tab: experiment name + .list -> one click runs prepare.text, .hubert, .semantic, then a report."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from GPT_SoVITS import paths
+from GPT_SoVITS.listfile import ListFileError, parse_list
+from GPT_SoVITS.webui import pretrained
+from GPT_SoVITS.webui.context import AppContext
+from GPT_SoVITS.webui.runner import JobStatus
+from GPT_SoVITS.webui.stages import PRECISIONS, VERSIONS, StageInputError
+from GPT_SoVITS.webui.tabs.common import device_choices, job_panel, wire_job
+
+_EXP_NAME = re.compile(r"^[\w.\-]+$")
+
+
+def exp_dir(ctx: AppContext, name: str) -> Path:
+    """``logs/<name>``; the name must be a plain folder name (it also names the exported weights)."""
+    name = (name or "").strip()
+    if not name or not _EXP_NAME.match(name) or name in (".", ".."):
+        raise StageInputError("exp_name", f"{name!r} is not a valid experiment name (letters, digits, _ . -)")
+    return ctx.logs_dir / name
+
+
+def format_values(
+    ctx: AppContext,
+    exp_name: str,
+    list_path: str,
+    audio_root: str,
+    version: str,
+    bert: str,
+    hubert: str,
+    device: str,
+    precision: str = "fp32",
+) -> list[dict[str, Any]]:
+    """The values of the three formatting stages, in order (validated by build_argv when started)."""
+    exp = str(exp_dir(ctx, exp_name))
+    if version not in VERSIONS:
+        raise StageInputError("version", f"unknown version {version!r}")
+    s2g = ctx.root / "pretrained_models" / pretrained.VERSIONS[version].sovits_g
+    common = {"audio_root": audio_root, "version": version, "device": device, "precision": precision}
+    return [
+        {"exp": exp, "list": list_path, "bert": bert, **common},
+        {"exp": exp, "list": list_path, "hubert": hubert, **common},
+        {"exp": exp, "pretrained_sovits": str(s2g), **common},
+    ]
+
+
+def _count_lines(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def _count_files(folder: Path, suffix: str) -> int:
+    return len(list(folder.glob(f"*{suffix}"))) if folder.is_dir() else 0
+
+
+def experiment_report(exp: Path, list_path: Path) -> str:
+    """Markdown table: items in the list vs items each stage produced, and the list's bad lines."""
+    try:
+        lines = parse_list(list_path)
+    except ListFileError as e:
+        return f"⚠ {e}"
+    good = [ln for ln in lines if ln.ok]
+    bad = [ln for ln in lines if not ln.ok]
+    rows = [
+        ("list", len(good)),
+        (paths.NAME2TEXT, _count_lines(exp / paths.NAME2TEXT)),
+        (paths.BERT_DIR, _count_files(exp / paths.BERT_DIR, ".pt")),
+        (paths.HUBERT_DIR, _count_files(exp / paths.HUBERT_DIR, ".pt")),
+        (paths.WAV32K_DIR, _count_files(exp / paths.WAV32K_DIR, ".wav")),
+        # the official tsv starts with a header line
+        (paths.NAME2SEMANTIC, max(0, _count_lines(exp / paths.NAME2SEMANTIC) - 1)),
+    ]
+    out = ["| | items |", "|---|---|", *(f"| {name} | {n} |" for name, n in rows)]
+    if bad:
+        out.append("")
+        out += [f"- line {ln.line_no}: {'; '.join(ln.errors)}" for ln in bad[:20]]
+    return "\n".join(out)
+
+
+def build_format_tab(ctx: AppContext) -> dict[str, Any]:
+    with gr.Row():
+        exp_name = gr.Textbox(label=ctx.t("arg.exp_name"), value="my_voice", elem_id="format-exp")
+        version = gr.Dropdown(
+            list(VERSIONS), value="v2", label=ctx.t("arg.version"), elem_id="format-version"
+        )
+        device = gr.Dropdown(
+            device_choices(),
+            value="auto",
+            label=ctx.t("arg.device"),
+            elem_id="format-device",
+            allow_custom_value=True,
+        )
+        precision = gr.Dropdown(
+            list(PRECISIONS), value="fp32", label=ctx.t("arg.precision"), elem_id="format-precision"
+        )
+    with gr.Row():
+        list_path = gr.Textbox(label=ctx.t("arg.list"), elem_id="format-list")
+        audio_root = gr.Textbox(label=ctx.t("arg.audio_root"), elem_id="format-audio-root")
+    with gr.Row():
+        bert = gr.Textbox(label=ctx.t("arg.bert"), value=str(paths.DEFAULT_BERT_DIR), elem_id="format-bert")
+        hubert = gr.Textbox(
+            label=ctx.t("arg.hubert"), value=str(paths.DEFAULT_HUBERT_DIR), elem_id="format-hubert"
+        )
+    panel = job_panel(ctx, "format", ctx.t("format.run"))
+    report = gr.Markdown(elem_id="format-report")
+    exp_out = gr.Textbox(visible=False, elem_id="format-exp-out")
+
+    def on_success(st: JobStatus) -> list[Any]:
+        exp = Path(st.outputs["exp"])
+        return [experiment_report(exp, Path(st.outputs["list"])), exp.name]
+
+    def to_values(*vals: str) -> list[dict[str, Any]]:
+        return format_values(ctx, *vals)
+
+    keys = ["prepare_text", "prepare_hubert", "prepare_semantic"]
+    inputs = [exp_name, list_path, audio_root, version, bert, hubert, device, precision]
+    wire_job(ctx, panel, keys, inputs, to_values, on_success, [report, exp_out])
+    return {"exp_name": exp_name, "list": list_path, "version": version, "report": report, "exp_out": exp_out}

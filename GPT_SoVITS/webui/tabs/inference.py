@@ -1,0 +1,214 @@
+"""Inference tab: pick weights, give a reference, type text, listen. Synthesis runs in the API process."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from GPT_SoVITS.inference.request import CUT_METHODS, V2_LANGUAGES, RequestError, TTSRequest
+from GPT_SoVITS.listfile import parse_list
+from GPT_SoVITS.webui.apiclient import ApiError, save_result
+from GPT_SoVITS.webui.context import AppContext
+from GPT_SoVITS.webui.plots import spectrogram_image
+from GPT_SoVITS.webui.stages import STAGES, build_argv
+
+DEFAULTS = TTSRequest(text="-", text_lang="zh", ref_audio_path="-")  # the official field defaults
+
+
+def scan_weights(root: Path) -> tuple[list[str], list[str]]:
+    """GPT and SoVITS weight files under ``GPT_weights*/`` and ``SoVITS_weights*/`` (the official per-version
+    sibling folders such as ``GPT_weights_v2`` included), newest first."""
+
+    def files(prefix: str, suffixes: tuple[str, ...]) -> list[str]:
+        found = [
+            p
+            for d in root.glob(f"{prefix}*")
+            if d.is_dir()
+            for p in d.iterdir()
+            if p.suffix in suffixes and p.is_file()
+        ]
+        return [str(p) for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
+
+    return files("GPT_weights", (".ckpt",)), files("SoVITS_weights", (".pth",))
+
+
+def build_request(
+    text: str,
+    text_lang: str,
+    ref_audio: str | None,
+    prompt_text: str,
+    prompt_lang: str,
+    ref_free: bool,
+    aux_refs: list[str] | None,
+    cut: str,
+    top_k: float,
+    top_p: float,
+    temperature: float,
+    repetition_penalty: float,
+    speed: float,
+    interval: float,
+    seed: float,
+    batch_size: float,
+    split_bucket: bool,
+    parallel: bool,
+) -> dict[str, Any]:
+    """The api_v2 /tts body for the UI values, validated as the server does (RequestError names the field)."""
+    req = TTSRequest.from_mapping(
+        {
+            "text": text,
+            "text_lang": text_lang,
+            "ref_audio_path": ref_audio or "",
+            "prompt_text": "" if ref_free else prompt_text,
+            "prompt_lang": prompt_lang,
+            "ref_free": bool(ref_free),
+            "aux_ref_audio_paths": [str(p) for p in aux_refs or []],
+            "text_split_method": cut,
+            "top_k": int(top_k),
+            "top_p": float(top_p),
+            "temperature": float(temperature),
+            "repetition_penalty": float(repetition_penalty),
+            "speed_factor": float(speed),
+            "fragment_interval": float(interval),
+            "seed": int(seed),
+            "batch_size": int(batch_size),
+            "split_bucket": bool(split_bucket),
+            "parallel_infer": bool(parallel),
+            "media_type": "wav",
+        }
+    )
+    return req.to_dict()
+
+
+def transcribe(ctx: AppContext, ref_audio: str | None, language: str, timeout_s: float = 600) -> str:
+    """Run the ASR stage on the reference clip alone and return its text (raises ValueError on failure)."""
+    if not ref_audio:
+        raise ValueError("upload a reference audio first")
+    work = Path(tempfile.mkdtemp(prefix="ref-asr-", dir=ctx.output_dir if ctx.output_dir.is_dir() else None))
+    clip_dir = work / "ref"
+    clip_dir.mkdir()
+    shutil.copy(ref_audio, clip_dir / Path(ref_audio).name)
+    values = {"input": str(clip_dir), "output": str(work / "asr"), "language": language or "auto"}
+    spec = STAGES["asr"]
+    job = ctx.runner.start("asr-ref", spec.module, build_argv(spec, values), work / "asr" / "progress.jsonl")
+    st = ctx.runner.wait(job, timeout_s)
+    lists = list((work / "asr").glob("*.list"))
+    if st.state != "succeeded" or not lists:
+        raise ValueError(f"ASR failed: {st.message}")
+    entries = [ln.entry for ln in parse_list(lists[0], check_audio=False) if ln.entry is not None]
+    return " ".join(e.text for e in entries)
+
+
+def _info(result_headers: dict[str, str], seconds: float) -> str:
+    extra = [f"- {k}: {v}" for k, v in result_headers.items() if k.lower().startswith("x-")]
+    return "\n".join([f"{seconds:.1f} s", *extra])
+
+
+def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
+    t = ctx.t
+    gpts, sovitss = scan_weights(ctx.root)
+    with gr.Row():
+        gpt = gr.Dropdown(gpts, value=gpts[0] if gpts else None, label=t("infer.gpt"), elem_id="infer-gpt")
+        sovits = gr.Dropdown(
+            sovitss, value=sovitss[0] if sovitss else None, label=t("infer.sovits"), elem_id="infer-sovits"
+        )
+        refresh = gr.Button(t("train.refresh"), elem_id="infer-refresh", scale=0)
+    with gr.Row():
+        with gr.Column():
+            ref = gr.Audio(type="filepath", sources=["upload"], label=t("infer.ref"), elem_id="infer-ref")
+            with gr.Row():
+                prompt_lang = gr.Dropdown(list(V2_LANGUAGES), value="zh", label=t("infer.prompt_lang"))
+                ref_free = gr.Checkbox(False, label=t("infer.ref_free"), elem_id="infer-ref-free")
+            prompt_text = gr.Textbox(label=t("infer.prompt_text"), lines=2, elem_id="infer-prompt-text")
+            asr_btn = gr.Button(t("infer.transcribe"), elem_id="infer-transcribe")
+            aux = gr.File(file_count="multiple", type="filepath", label=t("infer.aux"))
+        with gr.Column():
+            text = gr.Textbox(label=t("infer.text"), lines=5, elem_id="infer-text")
+            with gr.Row():
+                text_lang = gr.Dropdown(
+                    list(V2_LANGUAGES), value="zh", label=t("infer.text_lang"), elem_id="infer-lang"
+                )
+                cut = gr.Dropdown(list(CUT_METHODS), value=DEFAULTS.text_split_method, label=t("infer.cut"))
+            with gr.Accordion(t("infer.sampling"), open=False):
+                with gr.Row():
+                    top_k = gr.Slider(1, 100, value=DEFAULTS.top_k, step=1, label="top_k")
+                    top_p = gr.Slider(0.01, 1, value=DEFAULTS.top_p, step=0.01, label="top_p")
+                    temperature = gr.Slider(
+                        0.01, 2, value=DEFAULTS.temperature, step=0.01, label="temperature"
+                    )
+                with gr.Row():
+                    rep = gr.Slider(
+                        1, 2, value=DEFAULTS.repetition_penalty, step=0.01, label="repetition_penalty"
+                    )
+                    speed = gr.Slider(0.5, 2, value=DEFAULTS.speed_factor, step=0.05, label=t("infer.speed"))
+                    interval = gr.Slider(
+                        0, 2, value=DEFAULTS.fragment_interval, step=0.05, label=t("infer.interval")
+                    )
+                with gr.Row():
+                    seed = gr.Number(DEFAULTS.seed, precision=0, label=t("infer.seed"), elem_id="infer-seed")
+                    batch = gr.Slider(1, 64, value=DEFAULTS.batch_size, step=1, label="batch_size")
+                    bucket = gr.Checkbox(DEFAULTS.split_bucket, label="split_bucket")
+                    parallel = gr.Checkbox(DEFAULTS.parallel_infer, label="parallel_infer")
+            synth = gr.Button(t("infer.synthesize"), variant="primary", elem_id="infer-synth")
+            out = gr.Audio(type="filepath", label=t("infer.output"), interactive=False, elem_id="infer-out")
+            spec_img = gr.Image(type="pil", label=t("infer.spectrogram"), interactive=False, height=120)
+            info = gr.Markdown(elem_id="infer-info")
+
+    def on_refresh() -> tuple:
+        g, s = scan_weights(ctx.root)
+        return gr.Dropdown(choices=g, value=g[0] if g else None), gr.Dropdown(
+            choices=s, value=s[0] if s else None
+        )
+
+    def on_transcribe(audio: str | None, lang: str) -> str:
+        try:
+            return transcribe(ctx, audio, lang if lang in STAGES["asr"].arg("language").choices else "auto")
+        except (ValueError, TimeoutError) as e:
+            gr.Warning(str(e))
+            return gr.update()
+
+    def on_synth(gpt_path: str | None, sovits_path: str | None, *vals: Any) -> tuple:
+        try:
+            body = build_request(*vals)
+            if not gpt_path or not sovits_path:
+                raise ValueError(t("infer.need_weights"))
+            started = time.monotonic()
+            ctx.api.set_weights(gpt_path, sovits_path)
+            result = ctx.api.tts(body)
+            path = save_result(result, ctx.output_dir / "tts", time.strftime("tts-%Y%m%d-%H%M%S"))
+        except (RequestError, ApiError, ValueError) as e:
+            gr.Warning(str(e))
+            return None, None, f"⚠ {e}"
+        return str(path), spectrogram_image(path), _info(result.headers, time.monotonic() - started)
+
+    values = [
+        text,
+        text_lang,
+        ref,
+        prompt_text,
+        prompt_lang,
+        ref_free,
+        aux,
+        cut,
+        top_k,
+        top_p,
+        temperature,
+        rep,
+    ]
+    values += [speed, interval, seed, batch, bucket, parallel]
+    refresh.click(on_refresh, None, [gpt, sovits])
+    asr_btn.click(on_transcribe, [ref, prompt_lang], [prompt_text])
+    synth.click(on_synth, [gpt, sovits, *values], [out, spec_img, info])
+    return {
+        "gpt": gpt,
+        "sovits": sovits,
+        "ref": ref,
+        "text": text,
+        "out": out,
+        "info": info,
+        "refresh": refresh,
+    }

@@ -1,0 +1,143 @@
+"""Train tab: SoVITS then GPT on a formatted experiment, live loss curves, exported epochs with samples."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from GPT_SoVITS import paths
+from GPT_SoVITS.webui import pretrained
+from GPT_SoVITS.webui.context import AppContext
+from GPT_SoVITS.webui.runner import JobStatus
+from GPT_SoVITS.webui.stages import STAGES, VERSIONS
+from GPT_SoVITS.webui.tabs.common import job_panel, stage_form, wire_job
+from GPT_SoVITS.webui.tabs.format import exp_dir
+
+
+def experiments(ctx: AppContext) -> list[str]:
+    """Experiment folders under logs/ (those with a formatted text file first)."""
+    if not ctx.logs_dir.is_dir():
+        return []
+    names = sorted(p.name for p in ctx.logs_dir.iterdir() if p.is_dir())
+    return sorted(names, key=lambda n: not (ctx.logs_dir / n / paths.NAME2TEXT).is_file())
+
+
+def pretrained_defaults(ctx: AppContext, version: str) -> dict[str, str]:
+    files = pretrained.VERSIONS[version]
+    base = ctx.root / "pretrained_models"
+    return {
+        "pretrained_g": str(base / files.sovits_g),
+        "pretrained_d": str(base / files.sovits_d) if files.sovits_d else "",
+        "pretrained": str(base / files.gpt),
+    }
+
+
+def train_values(ctx: AppContext, stage: str, exp_name: str, *vals: Any) -> list[dict[str, Any]]:
+    """The values of ``stage`` (train_sovits / train_gpt): the experiment name becomes logs/<exp>."""
+    keys = [a.key for a in STAGES[stage].args if a.key != "exp"]
+    values = dict(zip(keys, vals, strict=True))
+    values["exp"] = str(exp_dir(ctx, exp_name))
+    return [values]
+
+
+def loss_frame(events: list[dict]) -> pd.DataFrame:
+    """Long-form losses of ``metric`` events: columns step, value, series (one series per loss name)."""
+    rows = [
+        {"step": ev["step"], "value": float(v), "series": k}
+        for ev in events
+        if ev.get("event") == "metric" and "step" in ev
+        for k, v in ev.items()
+        if ("loss" in k or k.startswith("l_") or k in ("acc", "top3_acc")) and isinstance(v, (int, float))
+    ]
+    return pd.DataFrame(rows, columns=["step", "value", "series"])
+
+
+def exported(ctx: AppContext, exp_name: str) -> tuple[list[str], list[str], list[str]]:
+    """(SoVITS weights, GPT weights, sample wavs) of the experiment, newest first."""
+    name = (exp_name or "").strip()
+    if not name:
+        return [], [], []
+    sovits = sorted(
+        (ctx.root / "SoVITS_weights").glob(f"{glob_escape(name)}_e*_s*.pth"), key=_epoch, reverse=True
+    )
+    gpt = sorted((ctx.root / "GPT_weights").glob(f"{glob_escape(name)}-e*.ckpt"), key=_epoch, reverse=True)
+    samples = sorted(
+        (ctx.logs_dir / name / "samples").glob("*.wav"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    return [str(p) for p in sovits], [str(p) for p in gpt], [str(p) for p in samples]
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([\[\]*?])", r"[\1]", name)
+
+
+def _epoch(p: Path) -> int:
+    m = re.search(r"[_-]e(\d+)(?:_s\d+)?$", p.stem)
+    return int(m.group(1)) if m else -1
+
+
+def build_train_tab(ctx: AppContext) -> dict[str, Any]:
+    with gr.Row():
+        exp_name = gr.Dropdown(
+            experiments(ctx), label=ctx.t("arg.exp_name"), allow_custom_value=True, elem_id="train-exp"
+        )
+        version = gr.Dropdown(list(VERSIONS), value="v2", label=ctx.t("arg.version"), elem_id="train-version")
+        refresh = gr.Button(ctx.t("train.refresh"), elem_id="train-refresh")
+    defaults = pretrained_defaults(ctx, "v2")
+    comps: dict[str, Any] = {}
+    for stage in ("train_sovits", "train_gpt"):
+        with gr.Group():
+            gr.Markdown(f"### {ctx.t(f'stage.{stage}')}")
+            with gr.Row(), gr.Column():
+                form = stage_form(ctx, STAGES[stage], defaults, skip=("exp",))
+            panel = job_panel(ctx, stage)
+            plot = gr.LinePlot(x="step", y="value", color="series", label=ctx.t("train.loss"), height=240)
+
+            def to_values(name: str, *vals: Any, stage: str = stage) -> list[dict[str, Any]]:
+                return train_values(ctx, stage, name, *vals)
+
+            def on_poll(st: JobStatus | None) -> list[Any]:
+                return [loss_frame(st.events) if st is not None else gr.update()]
+
+            inputs = [exp_name, *form.values()]
+            wire_job(ctx, panel, [stage], inputs, to_values, on_poll=on_poll, poll_outputs=[plot])
+            comps.update({f"{stage}.{k}": c for k, c in form.items()})
+    gr.Markdown(f"### {ctx.t('train.exported')}")
+    with gr.Row():
+        sovits_files = gr.Dropdown([], label="SoVITS_weights", elem_id="train-sovits-files")
+        gpt_files = gr.Dropdown([], label="GPT_weights", elem_id="train-gpt-files")
+        samples = gr.Dropdown([], label=ctx.t("train.samples"), elem_id="train-samples")
+    sample_audio = gr.Audio(type="filepath", label=ctx.t("train.sample"), interactive=False)
+
+    def on_refresh(name: str) -> tuple:
+        sv, gp, sm = exported(ctx, name)
+        first = sm[0] if sm else None
+        return (
+            gr.Dropdown(choices=experiments(ctx)),
+            gr.Dropdown(choices=sv, value=sv[0] if sv else None),
+            gr.Dropdown(choices=gp, value=gp[0] if gp else None),
+            gr.Dropdown(choices=sm, value=first),
+            first,
+        )
+
+    def on_version(v: str) -> tuple:
+        d = pretrained_defaults(ctx, v)
+        return d["pretrained_g"], d["pretrained_d"], d["pretrained"]
+
+    refresh.click(on_refresh, [exp_name], [exp_name, sovits_files, gpt_files, samples, sample_audio])
+    exp_name.change(on_refresh, [exp_name], [exp_name, sovits_files, gpt_files, samples, sample_audio])
+    samples.change(lambda p: p, [samples], [sample_audio])
+    pre_outputs = [
+        comps["train_sovits.pretrained_g"],
+        comps["train_sovits.pretrained_d"],
+        comps["train_gpt.pretrained"],
+    ]
+    version.change(on_version, [version], pre_outputs)
+    comps.update(
+        {"exp_name": exp_name, "version": version, "sovits_files": sovits_files, "gpt_files": gpt_files}
+    )
+    return comps
