@@ -1,0 +1,281 @@
+"""Text frontend: text -> normalised text -> phonemes -> symbol ids, plus BERT features (get_phones_and_bert).
+
+    text_to_phones("我有3.5个苹果", "zh", "v2") -> (phones, word2ph, norm_text)
+    phones_and_bert("Hello 世界", "auto", "v2", bert=None) -> (ids, bert [1024, N], norm_text)
+
+``language`` is one of zh, en, ja, ko, yue (ko and yue need the v2 symbol table); a ``mode`` is one of the
+official UI choices (see ``langsplit.MODES``). Overrides ``{word|reading}`` and user dictionaries are
+honoured everywhere (see ``overrides``). Results equal the official ``clean_text`` on the paths the golden
+data records (see GPT_SoVITS/parity/frontend.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from GPT_SoVITS.text import langsplit
+from GPT_SoVITS.text.langsplit import LanguageError
+from GPT_SoVITS.text.overrides import Override, Token, apply_user_dict, parse_overrides
+from GPT_SoVITS.text.symbols import ARPA_SYMBOLS, symbol_to_id, symbol_version, symbols
+
+if TYPE_CHECKING:
+    import torch
+
+    from GPT_SoVITS.features.bert import BertFeatureExtractor
+
+log = logging.getLogger(__name__)
+
+_V1_LANGUAGES = ("zh", "en", "ja")
+# Marks the Chinese frontend turns into long pauses (every comma of such a text becomes that pause).
+_SPECIAL_PAUSES = (("￥", "SP2"), ("^", "SP3"))
+MAX_TEXT_CHARS = 100_000  # longer input is refused (cut it into segments first)
+BERT_DIM = 1024
+
+
+class FrontendError(ValueError):
+    """Input the frontend cannot turn into phonemes (the message says which part and why)."""
+
+
+@dataclass
+class FrontendResult:
+    phones: list[str]
+    word2ph: list[int] | None  # per character of norm_text (zh, yue); None for en, ja, ko
+    norm_text: str
+    language: str
+    backend: str = ""  # zh: "pypinyin" or "g2pw"; other languages: the library used
+    notes: list[str] = field(default_factory=list)
+
+
+def check_language(language: str, version: str) -> str:
+    """The symbol version for ``version``; raises when the language is unknown or absent from it."""
+    sv = symbol_version(version)
+    if language not in langsplit.LANGUAGES:
+        raise LanguageError(f"unknown language {language!r}; known: {', '.join(langsplit.LANGUAGES)}")
+    if sv == "v1" and language not in _V1_LANGUAGES:
+        raise LanguageError(
+            f"language {language!r} needs a v2-symbol model; v1 knows {', '.join(_V1_LANGUAGES)}"
+        )
+    return sv
+
+
+def _zh_like(tokens: list[Token], language: str, version: str) -> FrontendResult:
+    from GPT_SoVITS.text import yue, zh, zh_normalize
+
+    norm_parts: list[str] = []
+    forced: dict[int, str] = {}
+    special = None
+    for token in tokens:
+        if isinstance(token, Override):
+            readings = token.reading.split()
+            if len(readings) != len(token.word) or not all(_is_han(ch) for ch in token.word):
+                raise FrontendError(
+                    f"override {{{token.word}|{token.reading}}}: give one syllable per Chinese character"
+                )
+            start = sum(map(len, norm_parts))
+            forced.update({start + i: r for i, r in enumerate(readings)})
+            norm_parts.append(token.word)
+            continue
+        text = token
+        for mark, symbol in _SPECIAL_PAUSES:
+            if language == "zh" and mark in text:
+                text, special = text.replace(mark, ","), symbol
+        norm_parts.append(zh_normalize.normalize(text) if language == "zh" else yue.normalize(text))
+    norm_text = "".join(norm_parts)
+    if language == "zh":
+        if not forced:  # pieces joined around an override could repeat a mark; positions must not move
+            norm_text = zh_normalize.collapse_repeated_marks(norm_text)
+        result = zh.g2p(norm_text, version, forced)
+        phones, word2ph, backend = result.phones, result.word2ph, result.backend
+    else:
+        result = yue.g2p(norm_text, forced)
+        phones, word2ph, backend = result.phones, result.word2ph, "ToJyutping"
+    if special:  # official clean_special: every comma becomes the pause symbol
+        phones = [special if p == "," else p for p in phones]
+    return FrontendResult(phones, word2ph, norm_text, language, backend)
+
+
+def _is_han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fa5"
+
+
+def _english(tokens: list[Token]) -> FrontendResult:
+    from GPT_SoVITS.text import en, en_normalize
+
+    phones: list[str] = []
+    norm_parts: list[str] = []
+    for token in tokens:
+        if isinstance(token, Override):
+            arpa = token.reading.upper().split()
+            bad = [p for p in arpa if p not in ARPA_SYMBOLS]
+            if bad:
+                raise FrontendError(
+                    f"override {{{token.word}|{token.reading}}}: not ARPAbet: {' '.join(bad)}"
+                )
+            phones += arpa
+            norm_parts.append(token.word)
+        else:
+            norm = en_normalize.normalize(token)
+            phones += en.g2p(norm)
+            norm_parts.append(norm)
+    if len(phones) < 4:  # the official frontend pads very short English with a leading pause
+        phones = [",", *phones]
+    return FrontendResult(phones, None, "".join(norm_parts), "en", "cmudict+g2p_en")
+
+
+def _read_as_written(tokens: list[Token], language: str) -> FrontendResult:
+    from GPT_SoVITS.text import ja, ko
+
+    module = ja if language == "ja" else ko
+    phones: list[str] = []
+    norm_parts: list[str] = []
+    for token in tokens:
+        if isinstance(token, Override):
+            phones += module.g2p(token.reading)
+            norm_parts.append(token.word)
+        else:
+            phones += module.g2p(module.normalize(token))
+            norm_parts.append(module.normalize(token))
+    backend = "pyopenjtalk" if language == "ja" else "g2pk2"
+    return FrontendResult(phones, None, "".join(norm_parts), language, backend)
+
+
+def analyze(tokens: list[Token] | str, language: str, version: str = "v2", user_dict=None) -> FrontendResult:
+    """Phonemes of one run of one language (tokens from ``overrides.parse_overrides`` or plain text)."""
+    sv = check_language(language, version)
+    if isinstance(tokens, str):
+        tokens = parse_overrides(tokens)
+    tokens = apply_user_dict(tokens, user_dict)
+    if sum(len(t) if isinstance(t, str) else len(t.word) for t in tokens) > MAX_TEXT_CHARS:
+        raise FrontendError(f"text longer than {MAX_TEXT_CHARS} characters; cut it into segments first")
+    if language in ("zh", "yue"):
+        result = _zh_like(tokens, language, sv)
+    elif language == "en":
+        result = _english(tokens)
+    else:
+        result = _read_as_written(tokens, language)
+    table = set(symbols(sv))
+    result.phones = [p if p in table else "UNK" for p in result.phones]
+    return result
+
+
+def text_to_phones(
+    text: str, language: str, version: str = "v2", user_dict: dict[str, str] | None = None
+) -> tuple[list[str], list[int] | None, str]:
+    """(phones, word2ph, norm_text) of text in one language, as the official ``clean_text``."""
+    result = analyze(text, language, version, user_dict)
+    return result.phones, result.word2ph, result.norm_text
+
+
+def phones_to_ids(phones: list[str], version: str = "v2") -> list[int]:
+    """Symbol ids (official ``cleaned_text_to_sequence``); unknown symbols raise with their name."""
+    table = symbol_to_id(symbol_version(version))
+    try:
+        return [table[p] for p in phones]
+    except KeyError as e:
+        raise FrontendError(
+            f"phone {e.args[0]!r} is not in the {symbol_version(version)} symbol table"
+        ) from e
+
+
+def _token_language(token: Override, mode: str) -> str:
+    runs = langsplit.detect_runs(token.word)
+    detected = runs[0][0] if len(runs) == 1 else ""
+    if detected == "en" or mode == "en":
+        return "en"
+    if mode.startswith("all_"):
+        return mode[4:]
+    if mode in ("auto", "auto_yue"):
+        chinese = "yue" if mode == "auto_yue" else "zh"
+        return chinese if detected in ("zh", "") else detected
+    return mode
+
+
+def split_runs(text: str, mode: str) -> list[tuple[str, list[Token]]]:
+    """Language runs as token lists (overrides keep their place and are never split)."""
+    runs: list[tuple[str, list[Token]]] = []
+    for token in parse_overrides(text):
+        if isinstance(token, Override):
+            pieces: list[tuple[str, Token]] = [(_token_language(token, mode), token)]
+        else:
+            pieces = list(langsplit.split_languages(token, mode))
+        for lang, piece in pieces:
+            if runs and runs[-1][0] == lang:
+                runs[-1][1].append(piece)
+            else:
+                runs.append((lang, [piece]))
+    return runs
+
+
+def split_languages(text: str, mode: str) -> list[tuple[str, str]]:
+    """(language, text) runs for an official mode; overrides are kept in the run texts."""
+    return [(lang, "".join(_render(t) for t in tokens)) for lang, tokens in split_runs(text, mode)]
+
+
+def _render(token: Token) -> str:
+    return token if isinstance(token, str) else f"{{{token.word}|{token.reading}}}"
+
+
+def _analyze_text(text: str, mode: str, version: str, user_dict) -> list[FrontendResult]:
+    if mode not in langsplit.MODES:
+        raise LanguageError(f"unknown language mode {mode!r}; known: {', '.join(langsplit.MODES)}")
+    text = re.sub(" {2,}", " ", text)
+    results = []
+    for lang, tokens in split_runs(text, mode):
+        result = analyze(tokens, lang, version, user_dict)
+        if result.phones:
+            results.append(result)
+    return results
+
+
+def _with_short_text_rule(text: str, mode: str, version: str, user_dict) -> list[FrontendResult]:
+    results = _analyze_text(text, mode, version, user_dict)
+    if sum(len(r.phones) for r in results) < 6:  # official: very short text gets a leading full stop
+        results = _analyze_text("." + text, mode, version, user_dict)
+    return results
+
+
+def preview(text: str, mode: str, version: str = "v2", user_dict: dict[str, str] | None = None) -> list[dict]:
+    """What the model will see, run by run: language, normalised text, phonemes, ids and the G2P used."""
+    return [
+        {
+            "language": r.language,
+            "norm_text": r.norm_text,
+            "phones": r.phones,
+            "ids": phones_to_ids(r.phones, version),
+            "word2ph": r.word2ph,
+            "backend": r.backend,
+        }
+        for r in _with_short_text_rule(text, mode, version, user_dict)
+    ]
+
+
+def phones_and_bert(
+    text: str,
+    mode: str,
+    version: str = "v2",
+    bert: BertFeatureExtractor | None = None,
+    user_dict: dict[str, str] | None = None,
+) -> tuple[list[int], torch.Tensor, str]:
+    """(ids, bert [1024, N] float32, norm_text) as the official get_phones_and_bert.
+
+    Chinese runs get BERT features when an extractor is given; every other run (and Chinese without an
+    extractor) gets zeros, as the official code does for non-Chinese text.
+    """
+    import torch
+
+    ids: list[int] = []
+    features: list[torch.Tensor] = []
+    norm = ""
+    for r in _with_short_text_rule(text, mode, version, user_dict):
+        ids += phones_to_ids(r.phones, version)
+        norm += r.norm_text
+        if r.language == "zh" and bert is not None and r.word2ph is not None:
+            features.append(bert.features(r.norm_text, r.word2ph).float().cpu())
+        else:
+            features.append(torch.zeros(BERT_DIM, len(r.phones), dtype=torch.float32))
+    if not ids:
+        raise FrontendError(f"nothing to speak in {text[:50]!r} (no letters or characters the models read)")
+    return ids, torch.cat(features, dim=1), norm
