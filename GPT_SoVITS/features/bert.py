@@ -49,8 +49,8 @@ class BertFeatureExtractor:
         hidden = out.hidden_states[-3][0, 1:-1]  # (T, hidden): third-to-last layer, as the official code
         if hidden.shape[0] != len(text):
             raise BertError(
-                f"the tokenizer split {text[:40]!r} into {hidden.shape[0]} tokens for {len(text)} characters; "
-                "Chinese text must tokenize one token per character"
+                f"the tokenizer split {text[:40]!r} into {hidden.shape[0]} tokens for {len(text)} "
+                "characters; Chinese text must tokenize one token per character"
             )
         return hidden.float().cpu()
 

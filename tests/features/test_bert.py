@@ -59,7 +59,7 @@ def test_features_reject_misaligned_word2ph(tiny_bert):
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(BertError, match="config.json"):
+    with pytest.raises(BertError, match=r"config\.json"):
         BertFeatureExtractor(tmp_path)
 
 
