@@ -137,7 +137,7 @@ def fetch(
             else:
                 mode = "ab" if r.status_code == 206 else "wb"  # 200: the server ignored Range, start over
                 with part.open(mode) as f:
-                    for block in r.iter_bytes(CHUNK):
+                    for block in r.iter_bytes():  # as it arrives: an interruption loses nothing received
                         f.write(block)
                         if on_bytes:
                             on_bytes(len(block))

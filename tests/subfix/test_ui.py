@@ -1,0 +1,101 @@
+"""The label editor's handlers without a browser: texts typed on a page survive every action."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from GPT_SoVITS.webui.i18n import I18n
+from subfix import editor
+from subfix.editor import EditorError
+from subfix.ui import Params, act, render
+
+ROWS = 3
+SR = 16000
+
+
+@pytest.fixture
+def doc(tmp_path: Path) -> editor.Document:
+    lines = []
+    for i in range(7):
+        p = tmp_path / f"c{i}.wav"
+        t = np.arange(SR) / SR
+        sf.write(p, (0.2 * np.sin(2 * np.pi * (200 + 50 * i) * t)).astype(np.float32), SR)
+        lines.append(f"{p}|spk|en|line {i} text")
+    lines.insert(4, "garbage without fields")
+    path = tmp_path / "x.list"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return editor.load(path)
+
+
+def texts_of(d: editor.Document, page: int) -> list[str]:
+    return [r.text for _, r in editor.page(d, page, ROWS)]
+
+
+def test_typed_text_survives_paging(doc: editor.Document) -> None:
+    typed = ["edited zero", *texts_of(doc, 0)[1:]]
+    d, page, _ = act("next", doc, 0, ROWS, typed, [False] * ROWS, Params())
+    assert page == 1 and d.rows[0].text == "edited zero"
+    d, page, _ = act("prev", d, page, ROWS, texts_of(d, 1), [False] * ROWS, Params())
+    assert page == 0 and texts_of(d, 0)[0] == "edited zero"
+    d, page, _ = act("next", d, 0, ROWS, texts_of(d, 0), [False] * ROWS, Params())
+    d, page, _ = act("next", d, page, ROWS, texts_of(d, page), [False] * ROWS, Params())
+    d, page, _ = act("next", d, page, ROWS, texts_of(d, page), [False] * ROWS, Params())
+    assert page == 2  # 8 rows, 3 per page: the last page is 2
+
+
+def test_merge_split_delete_undo_save(doc: editor.Document) -> None:
+    page0 = texts_of(doc, 0)
+    d, _, status = act("merge", doc, 0, ROWS, page0, [True, True, False], Params(silence=0.1))
+    assert d.rows[0].text == "line 0 text line 1 text" and "merged" in status
+    assert sf.info(d.rows[0].entry.path).frames == 2 * SR + round(0.1 * SR)
+    cut = Params(slot=1, cursor=4, split_at=0.25, text_mode="cursor")
+    d2, _, _ = act("split", d, 0, ROWS, texts_of(d, 0), [False] * ROWS, cut)
+    assert [d2.rows[1].text, d2.rows[2].text] == ["line", "2 text"]
+    dup = Params(target=0, split_at=0.5, text_mode="duplicate")
+    d3, _, _ = act("split", d2, 0, ROWS, texts_of(d2, 0), [False] * ROWS, dup)
+    assert d3.rows[0].text == d3.rows[1].text
+    d4, _, _ = act("delete", d3, 0, ROWS, texts_of(d3, 0), [False, True, False], Params())
+    assert len(d4) == len(d3) - 1
+    d5, _, _ = act("undo", d4, 0, ROWS, texts_of(d4, 0), [False] * ROWS, Params())
+    assert d5.rows == d3.rows
+    saved, _, status = act("save", d5, 0, ROWS, texts_of(d5, 0), [False] * ROWS, Params())
+    assert not saved.dirty and "saved" in status
+    lines = doc.path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(d5) and "garbage without fields" in lines
+    assert lines[0].endswith("|line 0 text line 1 text")
+    assert Path(str(doc.path) + ".bak").is_file()
+
+
+def test_errors_name_the_problem(doc: editor.Document) -> None:
+    blank = [False] * ROWS
+    with pytest.raises(EditorError, match="click into the text"):
+        act("split", doc, 0, ROWS, texts_of(doc, 0), blank, Params(text_mode="cursor", split_at=0.5))
+    with pytest.raises(EditorError, match="at least two"):
+        act("merge", doc, 0, ROWS, texts_of(doc, 0), [True, False, False], Params())
+    with pytest.raises(EditorError, match="does not exist"):
+        act("goto", doc, 0, ROWS, texts_of(doc, 0), blank, Params(target=99))
+    with pytest.raises(EditorError, match=r"open a \.list"):
+        act("next", None, 0, ROWS, [], [], Params())
+
+
+def test_search_and_goto(doc: editor.Document) -> None:
+    d, page, status = act("search", doc, 0, ROWS, texts_of(doc, 0), [False] * ROWS, Params(query="LINE 6"))
+    assert page == editor.page_of(7, ROWS) and "1 match" in status
+    d, page, _ = act("goto", d, page, ROWS, texts_of(d, page), [False] * ROWS, Params(target=4))
+    assert page == 1
+
+
+def test_render_shows_invalid_rows_read_only(doc: editor.Document) -> None:
+    out = render(doc, 1, ROWS, I18n("en_US"))
+    assert "Page 2/3" in out[0]
+    label, text, audio, _image, _sel = out[
+        1 + 1 * 5 : 1 + 2 * 5
+    ]  # slot 1 of page 1 = row 4, the garbage line
+    assert "expected 4 fields" in label and text["interactive"] is False and audio is None
+    label0, text0, audio0, image0, _ = out[1:6]
+    assert 'data-row="3"' in label0 and text0["value"] == "line 3 text" and Path(audio0).is_file()
+    assert image0.size == (240, 56)

@@ -1,0 +1,200 @@
+"""Each tab's handlers without a browser: values -> argv, validation messages, reports, file scans."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import webui
+from GPT_SoVITS.inference.request import RequestError
+from GPT_SoVITS.webui import i18n
+from GPT_SoVITS.webui.app import make_context
+from GPT_SoVITS.webui.context import AppContext
+from GPT_SoVITS.webui.stages import StageInputError
+from GPT_SoVITS.webui.tabs import format as fmt
+from GPT_SoVITS.webui.tabs import inference, models, train
+from GPT_SoVITS.webui.tabs.common import poll_job, start_job
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> AppContext:
+    c = make_context("en_US", tmp_path)
+    yield c
+    c.runner.stop_all()
+
+
+def test_catalogues_have_the_same_keys_and_cover_the_source() -> None:
+    cats = {lang: i18n.load_catalog(lang) for lang in i18n.LANGUAGES}
+    keys = set(cats["en_US"])
+    for lang, cat in cats.items():
+        assert set(cat) == keys, f"{lang} differs: {sorted(set(cat) ^ keys)[:5]}"
+        assert all(v.strip() for v in cat.values())
+    used = set()
+    for src in [*(REPO / "GPT_SoVITS" / "webui").rglob("*.py"), *(REPO / "subfix").glob("*.py")]:
+        used |= set(re.findall(r"\bt\(\"([a-z_]+\.[a-z_.]+)\"", src.read_text(encoding="utf-8")))
+    assert used and used <= keys, sorted(used - keys)
+    assert i18n.I18n("zh_CN")("subfix.page", page=1, pages=2, rows=3, path="a").startswith("第 1/2 页")
+
+
+def test_language_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LC_ALL", "ja_JP.UTF-8")
+    assert i18n.resolve_language("auto") == "ja_JP"
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    assert i18n.resolve_language("auto") == "en_US"
+    with pytest.raises(ValueError, match="unknown UI language"):
+        i18n.resolve_language("xx")
+
+
+def test_format_values_and_report(ctx: AppContext, tmp_path: Path) -> None:
+    with pytest.raises(StageInputError, match="experiment name"):
+        fmt.exp_dir(ctx, "../escape")
+    lst = tmp_path / "a.list"
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(1600, np.float32), 16000)
+    lst.write_text(f"{wav}|s|en|hello\n{tmp_path / 'gone.wav'}|s|en|missing\n", encoding="utf-8")
+    vals = fmt.format_values(ctx, "voice1", str(lst), "", "v2", str(tmp_path), str(tmp_path), "cpu")
+    assert [v["exp"] for v in vals] == [str(tmp_path / "logs" / "voice1")] * 3
+    assert vals[2]["pretrained_sovits"].endswith("gsv-v2final-pretrained/s2G2333k.pth")
+    with pytest.raises(StageInputError, match="no such file") as e:  # the pretrained G is absent here
+        start_job(ctx, ["prepare_text", "prepare_hubert", "prepare_semantic"], vals)
+    assert e.value.field == "pretrained_sovits"
+    exp = tmp_path / "logs" / "voice1"
+    (exp / "4-cnhubert").mkdir(parents=True)
+    (exp / "4-cnhubert" / "a.wav.pt").write_bytes(b"")
+    (exp / "2-name2text.txt").write_text("a.wav\tp\t1\tt\n", encoding="utf-8")
+    report = fmt.experiment_report(exp, lst)
+    assert "| list | 1 |" in report and "| 2-name2text.txt | 1 |" in report and "| 3-bert | 0 |" in report
+    assert "line 2: audio file not found" in report
+
+
+def test_train_helpers(ctx: AppContext, tmp_path: Path) -> None:
+    (tmp_path / "logs" / "v").mkdir(parents=True)
+    vals = train.train_values(
+        ctx, "train_gpt", "v", "", 3, 4, 2, True, str(tmp_path / "GPT_weights"), "cpu", "fp32"
+    )
+    assert vals[0]["exp"] == str(tmp_path / "logs" / "v") and vals[0]["dpo"] is True
+    events = [
+        {"event": "start", "total": 10},
+        {"event": "metric", "step": 1, "epoch": 1, "loss_mel": 3.5, "lr": 1e-4, "loss_kl": 1.0},
+        {"event": "metric", "step": 2, "epoch": 1, "loss_mel": 3.0, "lr": 1e-4, "loss_kl": 0.5},
+    ]
+    frame = train.loss_frame(events)
+    assert sorted(set(frame["series"])) == ["loss_kl", "loss_mel"] and len(frame) == 4
+    for name in ("v_e4_s40.pth", "v_e12_s120.pth", "other_e1_s1.pth"):
+        (tmp_path / "SoVITS_weights").mkdir(exist_ok=True)
+        (tmp_path / "SoVITS_weights" / name).write_bytes(b"x")
+    (tmp_path / "GPT_weights").mkdir()
+    (tmp_path / "GPT_weights" / "v-e15.ckpt").write_bytes(b"x")
+    sv, gp, sm = train.exported(ctx, "v")
+    assert [Path(p).name for p in sv] == ["v_e12_s120.pth", "v_e4_s40.pth"]
+    assert [Path(p).name for p in gp] == ["v-e15.ckpt"] and sm == []
+    assert train.pretrained_defaults(ctx, "v1")["pretrained_g"].endswith("s2G488k.pth")
+
+
+def test_inference_request_and_weight_scan(tmp_path: Path) -> None:
+    args = [
+        "hello",
+        "en",
+        "/r.wav",
+        "hi",
+        "en",
+        False,
+        None,
+        "cut5",
+        15,
+        1,
+        1,
+        1.35,
+        1,
+        0.3,
+        42,
+        1,
+        True,
+        True,
+    ]
+    body = inference.build_request(*args)
+    assert body["seed"] == 42 and body["text_split_method"] == "cut5" and body["prompt_text"] == "hi"
+    assert inference.build_request(*args[:5], True, *args[6:])["prompt_text"] == ""  # reference-free
+    with pytest.raises(RequestError, match="text"):
+        inference.build_request("", *args[1:])
+    with pytest.raises(RequestError, match="top_p"):
+        inference.build_request(*args[:9], 1.5, *args[10:])
+    for d, f in (("GPT_weights", "a.ckpt"), ("GPT_weights_v2", "b.ckpt"), ("SoVITS_weights_v2Pro", "c.pth")):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / f).write_bytes(b"x")
+    gpts, sovits = inference.scan_weights(tmp_path)
+    assert sorted(Path(p).name for p in gpts) == ["a.ckpt", "b.ckpt"] and [Path(p).name for p in sovits] == [
+        "c.pth"
+    ]
+
+
+def test_models_tab(tmp_path: Path) -> None:
+    (tmp_path / "chinese-hubert-base").mkdir()
+    (tmp_path / "chinese-hubert-base" / "config.json").write_text("{}")
+    rows = models.status_table(tmp_path, "v2")
+    by_path = {r[0]: r for r in rows}
+    assert by_path["chinese-hubert-base/config.json"][1] == "✔"
+    assert by_path["gsv-v2final-pretrained/s2G2333k.pth"][1] == "✘"
+    models.check_hub("hf-mirror")
+    models.check_hub("http://127.0.0.1:8000")
+    with pytest.raises(StageInputError, match="neither"):
+        models.check_hub("ftp://x")
+
+
+def test_failing_stage_shows_its_reason(ctx: AppContext, tmp_path: Path) -> None:
+    """ASR with a model folder that does not exist: the job fails and the status says why."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    sf.write(
+        clips / "a.wav", (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32), 16000
+    )
+    values = {"input": str(clips), "output": str(tmp_path / "asr"), "model": str(tmp_path / "no-whisper")}
+    job = start_job(ctx, ["asr"], [values])
+    st = ctx.runner.wait(job, timeout=120)
+    html_, _tail, running, _ = poll_job(ctx, job)
+    assert st.state == "failed" and not running
+    assert "no-whisper" in st.message and 'data-state="failed"' in html_ and "Traceback" not in st.message
+
+
+def test_app_builds_without_torch_and_lists_tabs(tmp_path: Path) -> None:
+    code = (
+        "import sys; from GPT_SoVITS.webui.app import build_app; from subfix.ui import build_label_tab; "
+        f"d = build_app('ja_JP', root={str(tmp_path)!r}, label_tab=build_label_tab); "
+        "import json; print(json.dumps({'torch': 'torch' in sys.modules, "
+        "'tabs': [b.label for b in d.blocks.values() if type(b).__name__ == 'Tab']}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["torch"] is False
+    assert {"2. ラベル校正 (SubFix)", "4. 学習", "5. 推論"} <= set(info["tabs"])
+
+
+def test_launcher_auth(tmp_path: Path) -> None:
+    assert webui.parse_auth("me:secret") == [("me", "secret")]
+    f = tmp_path / "users.txt"
+    f.write_text("# users\nalice:pw1\n\nbob:pw:with:colons\n")
+    assert webui.parse_auth(str(f)) == [("alice", "pw1"), ("bob", "pw:with:colons")]
+    f.write_text("alice\n")
+    with pytest.raises(webui.AuthError, match=r"users\.txt:1"):
+        webui.parse_auth(str(f))
+    out = subprocess.run(
+        [sys.executable, "webui.py", "--auth", "nopassword"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "expected user:password" in out.stderr
