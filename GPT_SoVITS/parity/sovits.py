@@ -7,6 +7,7 @@ pairs; ``sovits_decode_cases.json`` lists the decode cases, each with ``sovits_d
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -124,8 +125,14 @@ def run_decode(model: SynthesizerTrn, golden: Path) -> list[CaseResult]:
     return results
 
 
+@functools.lru_cache(maxsize=1)
+def _model(path: Path) -> SynthesizerTrn:
+    """Loaded once for both groups of one run."""
+    return load_sovits_model(path, device="cpu")
+
+
 def run(golden: Path, group: str) -> list[CaseResult]:
-    model = load_sovits_model(find_sovits_model(golden), device="cpu")
+    model = _model(find_sovits_model(golden))
     if group == "latent":
         return run_latent(model, golden)
     if group == "decode":

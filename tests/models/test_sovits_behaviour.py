@@ -174,3 +174,29 @@ def test_quantizer_kmeans_init_and_ema_update() -> None:
     rvq(x + 0.5)
     assert torch.equal(frozen, book.embed)
     torch.testing.assert_close(rvq.decode(rvq.encode(x)), rvq(x)[0])
+
+
+def test_infer_resynthesises_from_ssl(tiny_sovits_config: dict) -> None:
+    model = _tiny(tiny_sovits_config)
+    ssl, spec = torch.randn(1, 768, 16), torch.rand(1, 1025, 16)
+    text = torch.randint(0, 732, (1, 6))
+    wav, y_mask, (_z, _z_p, m_p, _logs_p) = model.infer(
+        ssl, spec, torch.tensor([16]), text, torch.tensor([6]), 0.0
+    )
+    assert wav.shape == (1, 1, 16 * HOP) and y_mask.shape == (1, 1, 16)
+    # with no noise the prior mean goes through the reverse flow, as in decode from the same codes
+    codes = model.extract_latent(ssl)
+    steps = model.decode_steps(codes, text, spec, noise_scale=0.0)
+    torch.testing.assert_close(m_p, steps["enc_p_out_m_p"])
+    torch.testing.assert_close(wav, steps["wav"])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_decode_on_cuda_matches_cpu(tiny_sovits_config: dict) -> None:
+    model = _tiny(tiny_sovits_config)
+    codes, text, refer = _inputs()
+    expected = model.decode(codes, text, [refer], noise_scale=0.0)
+    cuda = model.to("cuda")
+    got = cuda.decode(codes.cuda(), text.cuda(), [refer.cuda()], noise_scale=0.0)
+    torch.testing.assert_close(got.cpu(), expected, atol=1e-4, rtol=0)

@@ -170,6 +170,26 @@ class SynthesizerTrn(nn.Module):
         out["wav"] = self.dec(dec_in, g=ge)
         return out
 
+    @torch.no_grad()
+    def infer(
+        self,
+        ssl: torch.Tensor,
+        spec: torch.Tensor,
+        spec_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        noise_scale: float = 0.5,
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Resynthesis from SSL features (the official evaluation path of training): the reference is the
+        utterance's own spectrogram. Returns (wav [B, 1, T * hop], y_mask, (z, z_p, m_p, logs_p))."""
+        ge = self.style(spec, spec_lengths)
+        quantized, _, _, _ = self.quantizer(self.ssl_proj(ssl), layers=[0])
+        quantized = self._upsample_codes(quantized)
+        _x, m_p, logs_p, y_mask = self.enc_p(quantized, spec_lengths, text, text_lengths, ge)
+        z_p = m_p + torch.randn_like(m_p) * torch.exp(logs_p) * noise_scale
+        z = self.flow(z_p, y_mask, g=ge, reverse=True)
+        return self.dec(z * y_mask, g=ge), y_mask, (z, z_p, m_p, logs_p)
+
     # -- training ------------------------------------------------------------------------------------
     def forward(
         self,
