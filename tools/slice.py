@@ -68,6 +68,7 @@ def _write_int16(path: Path, data: np.ndarray, sr: int) -> None:
     os.close(fd)
     try:
         sf.write(tmp, data, sr, subtype="PCM_16", format="WAV")
+        os.chmod(tmp, 0o644)  # mkstemp files are private; clips are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -86,3 +86,32 @@ def whisper_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return assemble_whisper_base(dest)
     except ModelSetupError as e:
         pytest.skip(f"whisper base packages unavailable: {e}")
+
+
+ENGLISH_SENTENCES = [
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "She sells sea shells by the sea shore every summer morning.",
+    "A journey of a thousand miles begins with a single step.",
+    "The weather today is sunny with a light breeze from the west.",
+    "Please remember to bring your umbrella when it starts to rain.",
+    "Reading books every evening helps you learn many new words.",
+    "The train to the city leaves at half past seven in the morning.",
+    "We planted tomatoes and beans in the garden last spring.",
+    "Music can make a long drive feel much shorter than it is.",
+    "The children played football in the park until it got dark.",
+    "Good coffee and a quiet room are all I need to work well.",
+    "Tomorrow we will visit the museum and then have lunch together.",
+]
+
+
+@pytest.fixture(scope="session")
+def long_speech(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[float, float]]]:
+    """About 60 s of English at 32 kHz with pauses of 0.6-1.6 s between sentences; returns the wav path
+    and the pause intervals in seconds."""
+    work = tmp_path_factory.mktemp("long_speech")
+    pauses = [0.6 + 0.1 * (k % 11) for k in range(len(ENGLISH_SENTENCES) - 1)]
+    wav, gaps = speech_with_pauses(ENGLISH_SENTENCES, "en-us", pauses, work / "parts")
+    path = work / "input" / "long recording.wav"
+    path.parent.mkdir()
+    sf.write(path, wav, SR)
+    return path, gaps
