@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from GPT_SoVITS.models.gpt.cache import KVCache
-from GPT_SoVITS.models.gpt.model import Text2SemanticDecoder
+from GPT_SoVITS.models.gpt.model import LayerWeights, Text2SemanticDecoder
 from GPT_SoVITS.models.gpt.sampling import SamplingOptions, legacy_sample, sample
 from GPT_SoVITS.models.gpt.training import attention_mask
 
@@ -67,11 +67,14 @@ def step(
     position: int,
     cache: KVCache,
     key_ok: torch.Tensor | None = None,
+    weights: list[LayerWeights] | None = None,
 ) -> torch.Tensor:
-    """Feed tokens (B, 1) at audio position ``position``; return the next logits (B, V)."""
-    emb = model.embed_audio(token, start=position)
-    mask = None if key_ok is None else key_ok[:, None, None, : cache.length + 1]
-    return model.logits(model.h(emb, mask, cache)[:, -1])
+    """Feed tokens (B, 1) at audio position ``position``; return the next logits (B, V).
+
+    weights: ``model.h.step_weights()``, gathered once per run (saves attribute lookups per token).
+    """
+    emb = model.embed_audio(token, start=position)[:, 0]  # (B, E)
+    return model.logits(model.h.forward_one(emb, cache, weights, key_ok))
 
 
 def _embed_inputs(model, x, bert_feature, prompts):
@@ -108,6 +111,7 @@ def iter_tokens(
         tokens[:, :p] = prompts
     cache = model.new_cache(1, x.shape[1] + p + max_steps, x.device)
     logits = prefill(model, *_embed_inputs(model, x, bert_feature, prompts), cache)
+    weights = model.h.step_weights()
     eos = model.eos
     for s in range(max_steps):
         if s < MIN_STEPS:
@@ -121,7 +125,7 @@ def iter_tokens(
         if early_stop_num != -1 and s + 1 > early_stop_num:
             return DecodeInfo(0 if prompts is None else s, s + 1, "early_stop")
         if s + 1 < max_steps:
-            logits = step(model, token, p + s, cache)
+            logits = step(model, token, p + s, cache, weights=weights)
     return DecodeInfo(0 if prompts is None else max_steps - 1, max_steps, "max_steps")
 
 
@@ -207,6 +211,7 @@ def infer_batch(
     tokens = F.pad(prompts.long(), (0, max_steps))  # (B, P + max_steps)
     cache = model.new_cache(b, n + p + max_steps, x_emb.device)
     logits = prefill(model, x_emb, model.embed_audio(prompts), cache, key_ok)
+    weights = model.h.step_weights()
     rows = list(range(b))  # original item of each active row
     y_out: list[torch.Tensor | None] = [None] * b
     idx_out: list[int] = [max_steps - 1] * b
@@ -229,7 +234,7 @@ def infer_batch(
             rows = [rows[i] for i in keep.tolist()]
             tokens, key_ok, token = tokens[keep], key_ok[keep], token[keep]
             cache.keep(keep)
-        logits = step(model, token, p + s, cache, key_ok)
+        logits = step(model, token, p + s, cache, key_ok, weights)
     return [t if t is not None else tokens.new_zeros(0) for t in y_out], idx_out
 
 

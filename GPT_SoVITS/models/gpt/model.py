@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -106,6 +107,20 @@ class SinePositionalEmbedding(nn.Module):
         return self.dropout(x + self.alpha * self.pe[start:end].to(x.dtype))
 
 
+def _single_query_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """One query per head against the cached keys: (B, H, 1, Dh) x (B, H, S, Dh) -> (B, H, 1, Dh).
+
+    The cache views are strided (the buffer is longer than S); the fused CPU SDPA kernels copy such inputs
+    and run far slower than two small matmuls, which read the views in place.
+    """
+    scores = torch.matmul(q, k.transpose(-1, -2)).mul_(q.shape[-1] ** -0.5)  # (B, H, 1, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.matmul(scores.softmax(-1), v)
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention with the parameter layout of ``nn.MultiheadAttention`` (packed q/k/v)."""
 
@@ -137,8 +152,11 @@ class SelfAttention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, Dh)
         if cache is not None:
             k, v = cache.append(layer, k, v)  # (B, H, S, Dh) views of the preallocated buffer
-        p = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, T, Dh)
+        if t == 1 and cache is not None:
+            out = _single_query_attention(q, k, v, mask)
+        else:
+            p = self.dropout if self.training else 0.0
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, T, Dh)
         return self.out_proj(out.transpose(1, 2).reshape(b, t, d))
 
 
@@ -180,6 +198,71 @@ class TransformerStack(nn.Module):
         if cache is not None:
             cache.advance(x.shape[1])
         return x
+
+    def step_weights(self) -> list[LayerWeights]:
+        """Every layer's tensors, gathered once per decoding run for :meth:`forward_one`."""
+        return [LayerWeights.of(layer) for layer in self.layers]
+
+    def forward_one(
+        self,
+        x: torch.Tensor,
+        cache: KVCache,
+        weights: list[LayerWeights] | None = None,
+        key_ok: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Inference for one new position per row: x (B, D) -> (B, D), same math as :meth:`forward`.
+
+        A lean path for decoding, where the per-token cost should be reading the weights once: plain
+        functional calls, no module dispatch, keys/values written straight into the cache.
+        key_ok: (B, >= cache.length + 1) bool, False for keys no query may see (left padding).
+        """
+        weights = weights if weights is not None else self.step_weights()
+        b, d = x.shape
+        pos = cache.length
+        if pos >= cache.max_len:
+            raise RuntimeError(f"KV cache full: {cache.max_len} positions allocated")
+        mask = None if key_ok is None else key_ok[:, None, None, : pos + 1]
+        for i, w in enumerate(weights):
+            qkv = F.linear(x, w.in_w, w.in_b).view(b, 3, w.heads, d // w.heads)
+            cache.k[i, :, :, pos] = qkv[:, 1]
+            cache.v[i, :, :, pos] = qkv[:, 2]
+            k, v = cache.k[i, :, :, : pos + 1], cache.v[i, :, :, : pos + 1]
+            att = _single_query_attention(qkv[:, 0].unsqueeze(2), k, v, mask).view(b, d)
+            x = F.layer_norm(x + F.linear(att, w.out_w, w.out_b), (d,), w.n1_w, w.n1_b, w.n1_eps)
+            ff = F.linear(F.linear(x, w.ff1_w, w.ff1_b).relu_(), w.ff2_w, w.ff2_b)
+            x = F.layer_norm(x + ff, (d,), w.n2_w, w.n2_b, w.n2_eps)
+        cache.advance(1)
+        return x
+
+
+class LayerWeights(NamedTuple):
+    """The tensors of one :class:`TransformerLayer` (views of its parameters, not copies)."""
+
+    heads: int
+    in_w: torch.Tensor
+    in_b: torch.Tensor
+    out_w: torch.Tensor
+    out_b: torch.Tensor
+    ff1_w: torch.Tensor
+    ff1_b: torch.Tensor
+    ff2_w: torch.Tensor
+    ff2_b: torch.Tensor
+    n1_w: torch.Tensor
+    n1_b: torch.Tensor
+    n1_eps: float
+    n2_w: torch.Tensor
+    n2_b: torch.Tensor
+    n2_eps: float
+
+    @classmethod
+    def of(cls, layer: TransformerLayer) -> LayerWeights:
+        a = layer.self_attn
+        return cls(
+            a.num_heads, a.in_proj_weight, a.in_proj_bias, a.out_proj.weight, a.out_proj.bias,
+            layer.linear1.weight, layer.linear1.bias, layer.linear2.weight, layer.linear2.bias,
+            layer.norm1.weight, layer.norm1.bias, layer.norm1.eps,
+            layer.norm2.weight, layer.norm2.bias, layer.norm2.eps,
+        )  # fmt: skip
 
 
 class Text2SemanticDecoder(nn.Module):
