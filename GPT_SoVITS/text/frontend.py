@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,25 @@ def check_language(language: str, version: str) -> str:
             f"language {language!r} needs a v2-symbol model; v1 knows {', '.join(_V1_LANGUAGES)}"
         )
     return sv
+
+
+# Control characters, private-use and unassigned code points, and emoji/pictographs have no reading in any
+# language: they are removed before G2P (officially ja/ko would read each as UNK / 停). Other symbols
+# (℃, %, ①) stay: the normalisers read them.
+_UNREADABLE = frozenset(("Cc", "Cf", "Co", "Cs", "Cn"))
+_EMOJI_BLOCKS = ((0x2600, 0x27BF), (0x2B00, 0x2BFF), (0x1F000, 0x1FAFF), (0xFE00, 0xFE0F))
+
+
+def _readable(ch: str) -> bool:
+    if ch == "\n":
+        return True
+    if unicodedata.category(ch) in _UNREADABLE:
+        return False
+    return not any(lo <= ord(ch) <= hi for lo, hi in _EMOJI_BLOCKS)
+
+
+def remove_unreadable(text: str) -> str:
+    return "".join(ch for ch in text if _readable(ch))
 
 
 def _zh_like(tokens: list[Token], language: str, version: str) -> FrontendResult:
@@ -120,7 +140,7 @@ def _english(tokens: list[Token]) -> FrontendResult:
             norm = en_normalize.normalize(token)
             phones += en.g2p(norm)
             norm_parts.append(norm)
-    if len(phones) < 4:  # the official frontend pads very short English with a leading pause
+    if 0 < len(phones) < 4:  # the official frontend pads very short English with a leading pause
         phones = [",", *phones]
     return FrontendResult(phones, None, "".join(norm_parts), "en", "cmudict+g2p_en")
 
@@ -147,7 +167,8 @@ def analyze(tokens: list[Token] | str, language: str, version: str = "v2", user_
     sv = check_language(language, version)
     if isinstance(tokens, str):
         tokens = parse_overrides(tokens)
-    tokens = apply_user_dict(tokens, user_dict)
+    tokens = [t if isinstance(t, Override) else remove_unreadable(t) for t in tokens]
+    tokens = apply_user_dict([t for t in tokens if t], user_dict)
     if sum(len(t) if isinstance(t, str) else len(t.word) for t in tokens) > MAX_TEXT_CHARS:
         raise FrontendError(f"text longer than {MAX_TEXT_CHARS} characters; cut it into segments first")
     if language in ("zh", "yue"):

@@ -97,16 +97,26 @@ def _bu(word: str, finals: list[str]) -> list[str]:
     return finals
 
 
+_DIGITS = "零一二三四五六七八九幺"
+
+
+def _next_to_digit(word: str, i: int) -> bool:
+    return (i > 0 and word[i - 1] in _DIGITS) or (i + 1 < len(word) and word[i + 1] in _DIGITS)
+
+
 def _yi(word: str, finals: list[str]) -> list[str]:
     if "一" in word and all(ch.isnumeric() for ch in word if ch != "一"):  # 一零零: a digit sequence
         return finals
+    # Next to another digit 一 is read digit by digit and keeps tone 1 (一九八四年, 十一月); the official
+    # rule only looks at whole words, so 一九八四年 would become yi4.
+    keep = {i for i, ch in enumerate(word) if ch == "一" and _next_to_digit(word, i)}
     if len(word) == 3 and word[1] == "一" and word[0] == word[-1]:  # 看一看
         finals[1] = _set_tone(finals[1], "5")
     elif word.startswith("第一"):  # ordinal
         finals[1] = _set_tone(finals[1], "1")
     else:
         for i, ch in enumerate(word):
-            if ch == "一" and i + 1 < len(word):
+            if ch == "一" and i + 1 < len(word) and i not in keep:
                 if finals[i + 1][-1] == "4":  # 一段 -> yi2
                     finals[i] = _set_tone(finals[i], "2")
                 elif word[i + 1] not in _PUNCT:  # 一天 -> yi4
