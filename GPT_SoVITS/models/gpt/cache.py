@@ -23,8 +23,9 @@ class KVCache:
         device: torch.device,
     ) -> None:
         shape = (num_layers, batch, num_heads, max_len, head_dim)
-        self.k = torch.zeros(shape, dtype=dtype, device=device)
-        self.v = torch.zeros(shape, dtype=dtype, device=device)
+        # uninitialised: only positions < length are ever read, and every one of them is written first
+        self.k = torch.empty(shape, dtype=dtype, device=device)
+        self.v = torch.empty(shape, dtype=dtype, device=device)
         self.length = 0  # positions written by every layer so far
 
     @property
