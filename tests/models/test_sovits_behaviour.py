@@ -200,3 +200,24 @@ def test_decode_on_cuda_matches_cpu(tiny_sovits_config: dict) -> None:
     cuda = model.to("cuda")
     got = cuda.decode(codes.cuda(), text.cuda(), [refer.cuda()], noise_scale=0.0)
     torch.testing.assert_close(got.cpu(), expected, atol=1e-4, rtol=0)
+
+
+def test_other_versions_are_refused_by_name(tiny_sovits_config: dict, tmp_path: Path) -> None:
+    path = tmp_path / "pro.pth"
+    save_sovits(path, _tiny(tiny_sovits_config).state_dict(), tiny_sovits_config, "x", "v2Pro")
+    with pytest.raises(CheckpointError, match="v2Pro") as info:
+        load_sovits_model(path)
+    assert str(path) in str(info.value)
+
+
+def test_resblock_type_2_and_other_decoder_sizes(tiny_sovits_config: dict) -> None:
+    model_cfg = tiny_sovits_config["model"]
+    model_cfg.update(resblock="2", resblock_kernel_sizes=[3, 5], resblock_dilation_sizes=[[1, 3], [1, 2]])
+    model_cfg.update(
+        upsample_rates=[8, 8, 10], upsample_kernel_sizes=[16, 16, 20], upsample_initial_channel=16
+    )
+    model = _tiny(tiny_sovits_config)
+    assert "dec.resblocks.5.convs.1.weight_v" in model.state_dict()
+    codes, text, refer = _inputs(n_codes=5)
+    wav = model.decode(codes, text, [refer], noise_scale=0.0)
+    assert wav.shape == (1, 1, 10 * 640) and torch.isfinite(wav).all()

@@ -61,10 +61,8 @@ class WN(nn.Module):
         return output * x_mask
 
 
-def _init_normal(conv: nn.Module, std: float = 0.01) -> nn.Module:
-    """HiFi-GAN init: N(0, std) weights."""
-    conv.weight.data.normal_(0.0, std)
-    return conv
+# The official resblocks call a N(0, 0.01) init after weight norm, which only touches the derived weight and
+# is undone by the next forward; the effective init is therefore PyTorch's default, kept here as well.
 
 
 class ResBlock1(nn.Module):
@@ -77,7 +75,7 @@ class ResBlock1(nn.Module):
             layer = nn.Conv1d(
                 channels, channels, kernel_size, 1, dilation=d, padding=get_padding(kernel_size, d)
             )
-            return weight_norm(_init_normal(layer))
+            return weight_norm(layer)
 
         self.convs1 = nn.ModuleList([conv(d) for d in dilation])
         self.convs2 = nn.ModuleList([conv(1) for _ in dilation])
@@ -101,11 +99,7 @@ class ResBlock2(nn.Module):
         super().__init__()
         self.convs = nn.ModuleList(
             weight_norm(
-                _init_normal(
-                    nn.Conv1d(
-                        channels, channels, kernel_size, 1, dilation=d, padding=get_padding(kernel_size, d)
-                    )
-                )
+                nn.Conv1d(channels, channels, kernel_size, 1, dilation=d, padding=get_padding(kernel_size, d))
             )
             for d in dilation
         )
