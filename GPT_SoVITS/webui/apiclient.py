@@ -40,17 +40,35 @@ class TTSResult:
     headers: dict[str, str]
 
 
+@dataclass(frozen=True)
+class ApiSettings:
+    """What the API process is started with; changing anything but the weights restarts it."""
+
+    gpt: str
+    sovits: str
+    bert: str = ""  # empty: the API's default folder
+    hubert: str = ""
+    no_bert: bool = False
+    device: str = "auto"
+    precision: str = "fp32"
+
+    def process_key(self) -> tuple:
+        return (self.bert, self.hubert, self.no_bert, self.device, self.precision)
+
+
 class ApiServer:
-    """One API process per WebUI; ``ensure()`` starts it (or restarts it after a crash)."""
+    """One API process per WebUI; ``ensure(settings)`` starts it, restarts it when its process settings
+    change or it died, and switches weights through the API's own routes."""
 
     def __init__(
-        self, runner: JobRunner, extra_args: list[str] | None = None, host: str = "127.0.0.1"
+        self, runner: JobRunner, allowed_roots: list[str] | None = None, host: str = "127.0.0.1"
     ) -> None:
         self.runner = runner
         self.host = host
-        self.extra_args = list(extra_args or [])
+        self.allowed_roots = list(allowed_roots or [])
         self.port: int | None = None
         self.job_id: str | None = None
+        self.settings: ApiSettings | None = None
         self._lock = threading.Lock()
 
     @property
@@ -60,14 +78,32 @@ class ApiServer:
     def running(self) -> bool:
         return self.job_id is not None and self.runner.status(self.job_id).state == RUNNING
 
-    def ensure(self, timeout_s: float = 180.0) -> str:
-        """Start the server if needed and wait until it answers; returns its base URL."""
+    def _args(self, s: ApiSettings) -> list[str]:
+        args = ["--host", self.host, "--port", str(self.port), "--gpt", s.gpt, "--sovits", s.sovits]
+        args += ["--device", s.device, "--precision", s.precision]
+        args += ["--bert", s.bert] if s.bert else []
+        args += ["--hubert", s.hubert] if s.hubert else []
+        args += ["--no-bert"] if s.no_bert else []
+        args += ["--allowed-roots", *self.allowed_roots] if self.allowed_roots else []
+        return args
+
+    def ensure(self, settings: ApiSettings, timeout_s: float = 300.0) -> str:
+        """The server for ``settings``, started or switched as needed; returns its base URL."""
         with self._lock:
-            if not self.running():
+            same_process = self.settings is not None and self.settings.process_key() == settings.process_key()
+            if self.running() and same_process:
+                assert self.settings is not None
+                if settings.gpt != self.settings.gpt:
+                    self._get("/set_gpt_weights", weights_path=settings.gpt)
+                if settings.sovits != self.settings.sovits:
+                    self._get("/set_sovits_weights", weights_path=settings.sovits)
+            else:
+                if self.running():
+                    self.stop()
                 self.port = free_port(self.host)
-                args = ["--host", self.host, "--port", str(self.port), *self.extra_args]
-                self.job_id = self.runner.start("api", API_MODULE, args)
-            self._wait_ready(timeout_s)
+                self.job_id = self.runner.start("api", API_MODULE, self._args(settings))
+                self._wait_ready(timeout_s)
+            self.settings = settings
             return self.base_url
 
     def _wait_ready(self, timeout_s: float) -> None:
@@ -78,15 +114,17 @@ class ApiServer:
             if st.state != RUNNING:
                 raise ApiError(f"the inference API process ended: {st.message}")
             try:
-                httpx.get(f"{self.base_url}/openapi.json", timeout=2.0)
-                return
+                if httpx.get(f"{self.base_url}/health", timeout=2.0).status_code == 200:
+                    return
             except httpx.HTTPError:
-                time.sleep(0.3)
+                pass
+            time.sleep(0.3)
         raise ApiError(f"the inference API did not answer within {timeout_s:.0f} s")
 
     def stop(self) -> None:
         if self.job_id is not None:
             self.runner.stop(self.job_id)
+        self.settings = None
 
     def _check(self, r: httpx.Response) -> httpx.Response:
         if r.status_code >= 400:
@@ -98,21 +136,20 @@ class ApiServer:
             raise ApiError(f"HTTP {r.status_code}: {reason}")
         return r
 
-    def get(self, route: str, **params: Any) -> Any:
-        self.ensure()
-        r = self._check(httpx.get(f"{self.base_url}{route}", params=params, timeout=600.0))
+    def _get(self, route: str, **params: Any) -> Any:
+        try:
+            r = self._check(httpx.get(f"{self.base_url}{route}", params=params, timeout=600.0))
+        except httpx.HTTPError as e:
+            raise ApiError(f"{route}: {e}") from e
         return r.json() if r.headers.get("content-type", "").startswith("application/json") else r.text
 
-    def set_weights(self, gpt: str | None, sovits: str | None) -> None:
-        if gpt:
-            self.get("/set_gpt_weights", weights_path=gpt)
-        if sovits:
-            self.get("/set_sovits_weights", weights_path=sovits)
-
-    def tts(self, request: dict[str, Any]) -> TTSResult:
-        """POST /tts with the api_v2 body; the audio bytes and the response headers."""
-        self.ensure()
-        r = self._check(httpx.post(f"{self.base_url}/tts", json=request, timeout=3600.0))
+    def tts(self, settings: ApiSettings, request: dict[str, Any]) -> TTSResult:
+        """POST /tts with the api_v2 body on a server for ``settings``; audio bytes and response headers."""
+        self.ensure(settings)
+        try:
+            r = self._check(httpx.post(f"{self.base_url}/tts", json=request, timeout=3600.0))
+        except httpx.HTTPError as e:
+            raise ApiError(f"/tts: {e}") from e
         return TTSResult(r.content, r.headers.get("content-type", ""), dict(r.headers))
 
 

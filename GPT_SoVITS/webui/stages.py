@@ -73,6 +73,13 @@ def _io(*more: Arg) -> tuple[Arg, ...]:
 _DEVICE = Arg("device", "--device", "device", default="auto", choices=DEVICES)
 _PRECISION = Arg("precision", "--precision", "choice", default="fp32", choices=PRECISIONS)
 _VERSION = Arg("version", "--version", "choice", default="v2", choices=VERSIONS)
+# trainers: v1/v2 for now; precision "auto" = fp16 on CUDA, else fp32
+_TRAIN = (
+    Arg("version", "--version", "choice", default="v2", choices=("v1", "v2")),
+    _DEVICE,
+    Arg("precision", "--precision", "choice", default="auto", choices=("auto", *PRECISIONS)),
+    Arg("list", "--list", "file_in"),
+)
 # every formatting stage: relative .list paths, model version, device, precision
 _PREP = (Arg("audio_root", "--audio-root", "dir_in"), _VERSION, _DEVICE, _PRECISION)
 
@@ -83,8 +90,11 @@ STAGES: dict[str, StageSpec] = {
             "separate",
             "tools.separate",
             _io(
-                Arg("model", "--model", "str"),
+                Arg("model", "--model", "path_in", default=str(paths.PRETRAINED_DIR / "demucs")),
+                Arg("name", "--name", "str", default="htdemucs"),
+                Arg("two_stems", "--two-stems", "str", default="vocals"),
                 Arg("format", "--format", "choice", default="wav", choices=("wav", "flac")),
+                _DEVICE,
             ),
             "output",
         ),
@@ -100,11 +110,36 @@ STAGES: dict[str, StageSpec] = {
             _io(
                 Arg("mode", "--mode", "choice", default="lufs", choices=("lufs", "peak")),
                 Arg("target", "--target", "float", default=-16.0, minimum=-70, maximum=0),
+                Arg("true_peak", "--true-peak", "float", default=-1.0, minimum=-20, maximum=0),
+                Arg("peak", "--peak", "float", default=-6.0, minimum=-40, maximum=0),
             ),
             "output",
         ),
-        StageSpec("denoise", "tools.denoise", _io(), "output"),
-        StageSpec("vad", "tools.vad", _io(), "output"),
+        StageSpec(
+            "denoise",
+            "tools.denoise",
+            _io(
+                Arg(
+                    "method", "--method", "choice", default="auto", choices=("auto", "spectral", "modelscope")
+                ),
+                Arg("strength", "--strength", "float", default=0.8, minimum=0, maximum=1),
+                Arg("stationary", "--stationary", "bool", default=False),
+            ),
+            "output",
+        ),
+        StageSpec(
+            "vad",
+            "tools.vad",
+            _io(
+                Arg("split_over", "--split-over", "float", default=300.0, minimum=0),
+                Arg("max_piece", "--max-piece", "float", default=300.0, minimum=1),
+                Arg("threshold", "--threshold", "float", default=0.5, minimum=0, maximum=1),
+                Arg("min_speech_ms", "--min-speech-ms", "int", default=250, minimum=0),
+                Arg("min_silence_ms", "--min-silence-ms", "int", default=300, minimum=0),
+                Arg("speech_pad_ms", "--speech-pad-ms", "int", default=30, minimum=0),
+            ),
+            "output",
+        ),
         StageSpec(
             "slice",
             "tools.slice",
@@ -182,8 +217,7 @@ STAGES: dict[str, StageSpec] = {
                 Arg("batch_size", "--batch-size", "int", default=None, minimum=1, extra=("auto",)),
                 Arg("save_every", "--save-every", "int", default=4, minimum=1),
                 Arg("weights_dir", "--weights-dir", "path_out", default=str(paths.SOVITS_WEIGHTS_DIR)),
-                _DEVICE,
-                _PRECISION,
+                *_TRAIN,
             ),
             "exp",
         ),
@@ -198,8 +232,7 @@ STAGES: dict[str, StageSpec] = {
                 Arg("save_every", "--save-every", "int", default=5, minimum=1),
                 Arg("dpo", "--dpo", "bool", default=False),
                 Arg("weights_dir", "--weights-dir", "path_out", default=str(paths.GPT_WEIGHTS_DIR)),
-                _DEVICE,
-                _PRECISION,
+                *_TRAIN,
             ),
             "exp",
         ),

@@ -114,3 +114,36 @@ def test_missing_model_folder_is_reported_before_starting(tmp_path: Path) -> Non
     with pytest.raises(StageInputError, match="no such folder") as e:
         build_argv(STAGES["prepare_text"], values)
     assert e.value.field == "bert"
+
+
+@pytest.mark.parametrize("stage", ["train_sovits", "train_gpt"])
+def test_train_argv_parses_with_the_trainer_parser(stage: str, tmp_path: Path) -> None:
+    parser = _parser_of(STAGES[stage].module)
+    values = {"exp": str(tmp_path), "batch_size": "3", "device": "cpu", "version": "v1", "dpo": True}
+    values = {k: v for k, v in values.items() if k in {a.key for a in STAGES[stage].args}}
+    ns = parser.parse_args(build_argv(STAGES[stage], values))
+    assert ns.batch_size == 3 and ns.version == "v1" and ns.precision == "auto" and ns.save_every >= 1
+
+
+TOOLS = {
+    "slice": "tools.slice",
+    "asr": "tools.asr.__main__",
+    "vad": "tools.vad",
+    "loudnorm": "tools.loudnorm",
+    "denoise": "tools.denoise",
+    "channels": "tools.channels",
+    "separate": "tools.separate",
+}
+
+
+@pytest.mark.parametrize(("stage", "module"), TOOLS.items())
+def test_tool_argv_parses_with_the_tool_parser(stage: str, module: str, tmp_path: Path) -> None:
+    if importlib.util.find_spec(module.split(".__", maxsplit=1)[0]) is None:
+        pytest.skip(f"{module} has not landed yet")
+    mod = importlib.import_module(module)
+    values = {"input": str(tmp_path), "output": str(tmp_path / "out")}
+    if stage == "separate":
+        values["model"] = str(tmp_path)
+    argv = build_argv(STAGES[stage], values)
+    ns = mod.parse_args(argv)
+    assert Path(ns.input) == tmp_path and Path(ns.output) == tmp_path / "out"

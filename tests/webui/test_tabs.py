@@ -17,7 +17,7 @@ from GPT_SoVITS.inference.request import RequestError
 from GPT_SoVITS.webui import i18n
 from GPT_SoVITS.webui.app import make_context
 from GPT_SoVITS.webui.context import AppContext
-from GPT_SoVITS.webui.stages import StageInputError
+from GPT_SoVITS.webui.stages import STAGES, StageInputError, build_argv
 from GPT_SoVITS.webui.tabs import format as fmt
 from GPT_SoVITS.webui.tabs import inference, models, train
 from GPT_SoVITS.webui.tabs.common import poll_job, start_job
@@ -78,10 +78,15 @@ def test_format_values_and_report(ctx: AppContext, tmp_path: Path) -> None:
 
 def test_train_helpers(ctx: AppContext, tmp_path: Path) -> None:
     (tmp_path / "logs" / "v").mkdir(parents=True)
-    vals = train.train_values(
-        ctx, "train_gpt", "v", "", 3, 4, 2, True, str(tmp_path / "GPT_weights"), "cpu", "fp32"
+    gpt_dir = str(tmp_path / "GPT_weights")
+    vals = train.train_values(ctx, "train_gpt", "v", "v1", "", 3, 4, 2, True, gpt_dir, "cpu", "auto", "")
+    assert (
+        vals[0]["exp"] == str(tmp_path / "logs" / "v")
+        and vals[0]["dpo"] is True
+        and vals[0]["version"] == "v1"
     )
-    assert vals[0]["exp"] == str(tmp_path / "logs" / "v") and vals[0]["dpo"] is True
+    argv = build_argv(STAGES["train_gpt"], vals[0])
+    assert argv[argv.index("--version") + 1] == "v1" and argv[argv.index("--precision") + 1] == "auto"
     events = [
         {"event": "start", "total": 10},
         {"event": "metric", "step": 1, "epoch": 1, "loss_mel": 3.5, "lr": 1e-4, "loss_kl": 1.0},

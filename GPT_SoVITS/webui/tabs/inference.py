@@ -10,12 +10,14 @@ from typing import Any
 
 import gradio as gr
 
+from GPT_SoVITS import paths
 from GPT_SoVITS.inference.request import CUT_METHODS, V2_LANGUAGES, RequestError, TTSRequest
 from GPT_SoVITS.listfile import parse_list
-from GPT_SoVITS.webui.apiclient import ApiError, save_result
+from GPT_SoVITS.webui.apiclient import ApiError, ApiSettings, save_result
 from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.plots import spectrogram_image
-from GPT_SoVITS.webui.stages import STAGES, build_argv
+from GPT_SoVITS.webui.stages import PRECISIONS, STAGES, build_argv
+from GPT_SoVITS.webui.tabs.common import device_choices
 
 DEFAULTS = TTSRequest(text="-", text_lang="zh", ref_audio_path="-")  # the official field defaults
 
@@ -153,6 +155,22 @@ def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
                     batch = gr.Slider(1, 64, value=DEFAULTS.batch_size, step=1, label="batch_size")
                     bucket = gr.Checkbox(DEFAULTS.split_bucket, label="split_bucket")
                     parallel = gr.Checkbox(DEFAULTS.parallel_infer, label="parallel_infer")
+            with gr.Accordion(t("infer.engine"), open=False):
+                with gr.Row():
+                    bert_dir = gr.Textbox(
+                        str(paths.DEFAULT_BERT_DIR), label=t("arg.bert"), elem_id="infer-bert"
+                    )
+                    no_bert = gr.Checkbox(
+                        not paths.DEFAULT_BERT_DIR.is_dir(), label=t("infer.no_bert"), elem_id="infer-no-bert"
+                    )
+                with gr.Row():
+                    hubert_dir = gr.Textbox(
+                        str(paths.DEFAULT_HUBERT_DIR), label=t("arg.hubert"), elem_id="infer-hubert"
+                    )
+                    device = gr.Dropdown(
+                        device_choices(), value="auto", label=t("arg.device"), allow_custom_value=True
+                    )
+                    precision = gr.Dropdown(list(PRECISIONS), value="fp32", label=t("arg.precision"))
             synth = gr.Button(t("infer.synthesize"), variant="primary", elem_id="infer-synth")
             out = gr.Audio(type="filepath", label=t("infer.output"), interactive=False, elem_id="infer-out")
             spec_img = gr.Image(type="pil", label=t("infer.spectrogram"), interactive=False, height=120)
@@ -171,14 +189,23 @@ def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
             gr.Warning(str(e))
             return gr.update()
 
-    def on_synth(gpt_path: str | None, sovits_path: str | None, *vals: Any) -> tuple:
+    def on_synth(
+        gpt_path: str | None,
+        sovits_path: str | None,
+        bert: str,
+        hubert: str,
+        nob: bool,
+        dev: str,
+        prec: str,
+        *vals: Any,
+    ) -> tuple:
         try:
             body = build_request(*vals)
             if not gpt_path or not sovits_path:
                 raise ValueError(t("infer.need_weights"))
+            settings = ApiSettings(gpt_path, sovits_path, bert.strip(), hubert.strip(), bool(nob), dev, prec)
             started = time.monotonic()
-            ctx.api.set_weights(gpt_path, sovits_path)
-            result = ctx.api.tts(body)
+            result = ctx.api.tts(settings, body)
             path = save_result(result, ctx.output_dir / "tts", time.strftime("tts-%Y%m%d-%H%M%S"))
         except (RequestError, ApiError, ValueError) as e:
             gr.Warning(str(e))
@@ -202,7 +229,8 @@ def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
     values += [speed, interval, seed, batch, bucket, parallel]
     refresh.click(on_refresh, None, [gpt, sovits])
     asr_btn.click(on_transcribe, [ref, prompt_lang], [prompt_text])
-    synth.click(on_synth, [gpt, sovits, *values], [out, spec_img, info])
+    engine = [bert_dir, hubert_dir, no_bert, device, precision]
+    synth.click(on_synth, [gpt, sovits, *engine, *values], [out, spec_img, info])
     return {
         "gpt": gpt,
         "sovits": sovits,

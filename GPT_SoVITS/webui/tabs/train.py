@@ -13,7 +13,7 @@ from GPT_SoVITS import paths
 from GPT_SoVITS.webui import pretrained
 from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.runner import JobStatus
-from GPT_SoVITS.webui.stages import STAGES, VERSIONS
+from GPT_SoVITS.webui.stages import STAGES
 from GPT_SoVITS.webui.tabs.common import job_panel, stage_form, wire_job
 from GPT_SoVITS.webui.tabs.format import exp_dir
 
@@ -36,11 +36,14 @@ def pretrained_defaults(ctx: AppContext, version: str) -> dict[str, str]:
     }
 
 
-def train_values(ctx: AppContext, stage: str, exp_name: str, *vals: Any) -> list[dict[str, Any]]:
+def train_values(
+    ctx: AppContext, stage: str, exp_name: str, version: str, *vals: Any
+) -> list[dict[str, Any]]:
     """The values of ``stage`` (train_sovits / train_gpt): the experiment name becomes logs/<exp>."""
-    keys = [a.key for a in STAGES[stage].args if a.key != "exp"]
+    keys = [a.key for a in STAGES[stage].args if a.key not in SHARED]
     values = dict(zip(keys, vals, strict=True))
     values["exp"] = str(exp_dir(ctx, exp_name))
+    values["version"] = version
     return [values]
 
 
@@ -80,12 +83,16 @@ def _epoch(p: Path) -> int:
     return int(m.group(1)) if m else -1
 
 
+SHARED = ("exp", "version")  # one field above both trainers
+
+
 def build_train_tab(ctx: AppContext) -> dict[str, Any]:
     with gr.Row():
         exp_name = gr.Dropdown(
             experiments(ctx), label=ctx.t("arg.exp_name"), allow_custom_value=True, elem_id="train-exp"
         )
-        version = gr.Dropdown(list(VERSIONS), value="v2", label=ctx.t("arg.version"), elem_id="train-version")
+        versions = list(STAGES["train_sovits"].arg("version").choices)
+        version = gr.Dropdown(versions, value="v2", label=ctx.t("arg.version"), elem_id="train-version")
         refresh = gr.Button(ctx.t("train.refresh"), elem_id="train-refresh")
     defaults = pretrained_defaults(ctx, "v2")
     comps: dict[str, Any] = {}
@@ -93,17 +100,17 @@ def build_train_tab(ctx: AppContext) -> dict[str, Any]:
         with gr.Group():
             gr.Markdown(f"### {ctx.t(f'stage.{stage}')}")
             with gr.Row(), gr.Column():
-                form = stage_form(ctx, STAGES[stage], defaults, skip=("exp",))
+                form = stage_form(ctx, STAGES[stage], defaults, skip=SHARED)
             panel = job_panel(ctx, stage)
             plot = gr.LinePlot(x="step", y="value", color="series", label=ctx.t("train.loss"), height=240)
 
-            def to_values(name: str, *vals: Any, stage: str = stage) -> list[dict[str, Any]]:
-                return train_values(ctx, stage, name, *vals)
+            def to_values(name: str, ver: str, *vals: Any, stage: str = stage) -> list[dict[str, Any]]:
+                return train_values(ctx, stage, name, ver, *vals)
 
             def on_poll(st: JobStatus | None) -> list[Any]:
                 return [loss_frame(st.events) if st is not None else gr.update()]
 
-            inputs = [exp_name, *form.values()]
+            inputs = [exp_name, version, *form.values()]
             wire_job(ctx, panel, [stage], inputs, to_values, on_poll=on_poll, poll_outputs=[plot])
             comps.update({f"{stage}.{k}": c for k, c in form.items()})
     gr.Markdown(f"### {ctx.t('train.exported')}")
