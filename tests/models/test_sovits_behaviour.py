@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,16 @@ def test_resblock_type_2_and_other_decoder_sizes(tiny_sovits_config: dict) -> No
     codes, text, refer = _inputs(n_codes=5)
     wav = model.decode(codes, text, [refer], noise_scale=0.0)
     assert wav.shape == (1, 1, 10 * 640) and torch.isfinite(wav).all()
+
+
+def test_pretrained_style_weights_with_enc_q(tiny_sovits_config: dict, tmp_path: Path) -> None:
+    """Pretrained s2G files keep enc_q: ignored for inference, loaded when asked for fine-tuning."""
+    model = _tiny(tiny_sovits_config)
+    path = tmp_path / "exported.pth"
+    save_sovits(path, model.state_dict(), tiny_sovits_config, "x", "v2")
+    full = dataclasses.replace(load_sovits(path), weight={k: v.half() for k, v in model.state_dict().items()})
+    assert not hasattr(load_sovits_model(full), "enc_q")
+    trainable = load_sovits_model(full, with_enc_q=True)
+    torch.testing.assert_close(trainable.enc_q.pre.weight, model.enc_q.pre.weight.half().float())
+    # an exported file (no enc_q) still loads for fine-tuning; enc_q keeps its fresh init
+    assert hasattr(load_sovits_model(path, with_enc_q=True), "enc_q")

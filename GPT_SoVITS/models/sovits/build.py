@@ -82,8 +82,9 @@ def load_sovits_model(
 ) -> SynthesizerTrn:
     """Official SoVITS v1/v2 weights -> ``SynthesizerTrn`` in eval mode, float32, on ``device``.
 
-    Loading is strict: every stored key must be used and every model key present, except ``enc_q.*``
-    (dropped by the official exporter; only built when ``with_enc_q`` for fine-tuning).
+    Loading is strict except for the training-only posterior encoder ``enc_q.*``: exported weights lack
+    it (left at its init when ``with_enc_q``); pretrained files (s2G*.pth) hold it (ignored unless
+    ``with_enc_q``).
     """
     if not isinstance(ckpt, Checkpoint):
         ckpt = load_sovits(ckpt)
@@ -92,7 +93,8 @@ def load_sovits_model(
             ckpt.path, f"SoVITS {ckpt.version.value} weights need a model this toolkit lacks"
         )
     model = build_sovits(_inference_config(ckpt), with_enc_q=with_enc_q)
-    result = model.load_state_dict({k: v.float() for k, v in ckpt.weight.items()}, strict=False)
+    weight = {k: v.float() for k, v in ckpt.weight.items() if with_enc_q or not k.startswith("enc_q.")}
+    result = model.load_state_dict(weight, strict=False)
     missing = [k for k in result.missing_keys if not k.startswith("enc_q.")]
     if missing or result.unexpected_keys:
         raise CheckpointError(
@@ -101,5 +103,5 @@ def load_sovits_model(
             f"unexpected {result.unexpected_keys[:5]} ({len(result.unexpected_keys)})",
         )
     if result.missing_keys:
-        log.info("%s: enc_q not in the file (training-only posterior encoder), left at its init", ckpt.path)
+        log.info("%s: no enc_q in the file (training-only posterior encoder), left at its init", ckpt.path)
     return model.to(device).eval()
