@@ -115,3 +115,72 @@ def long_speech(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tu
     path.parent.mkdir()
     sf.write(path, wav, SR)
     return path, gaps
+
+
+BAD_FILES = ("empty.wav", "notaudio.wav")
+
+
+def _clip(sr: int) -> np.ndarray:
+    """2.5 s: tone, 0.5 s of silence, tone."""
+    return np.concatenate([tone(1.0, sr), np.zeros(sr // 2, np.float32), tone(1.0, sr, freq=330)])
+
+
+@pytest.fixture(scope="session")
+def input_matrix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with every awkward input the issue lists: two unreadable files (BAD_FILES) and readable
+    ones in other sample formats, rates, containers and names. ``notes.txt`` must be ignored."""
+    folder = tmp_path_factory.mktemp("matrix") / "inputs"
+    folder.mkdir()
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "notaudio.wav").write_text("this is a text file with an audio extension\n")
+    (folder / "notes.txt").write_text("not audio, not an audio extension\n")
+    wav = _clip(SR)
+    sf.write(folder / "pcm8.wav", wav, SR, subtype="PCM_U8")
+    sf.write(folder / "pcm24.wav", wav, SR, subtype="PCM_24")
+    sf.write(folder / "float.wav", wav, SR, subtype="FLOAT")
+    sf.write(folder / "rate8k.wav", _clip(8000), 8000)
+    sf.write(folder / "rate96k.wav", _clip(96000), 96000)
+    sf.write(folder / "stereo.wav", np.stack([wav, 0.5 * wav], 1), SR)
+    sf.write(folder / "clip.flac", wav, SR)
+    sf.write(folder / "clip.ogg", wav, SR, format="OGG", subtype="VORBIS")
+    sf.write(folder / "clip.mp3", wav, SR, format="MP3")
+    ffmpeg = require_tool("ffmpeg")
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(folder / "pcm24.wav"),
+            "-c:a",
+            "aac",
+            str(folder / "clip.m4a"),
+        ],
+        check=True,
+    )
+    for name in ("with space.wav", "中文名.wav", "pipe|name.wav"):
+        sf.write(folder / name, wav, SR)
+    return folder
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="session")
+def tiny_demucs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-initialised HTDemucs small enough for CPU tests, saved in demucs' own file format."""
+    import torch
+    from demucs.htdemucs import HTDemucs
+    from demucs.states import serialize_model
+    from omegaconf import OmegaConf
+
+    torch.manual_seed(0)
+    # depth 4 keeps the transformer's sequence short (its attention is quadratic in time)
+    model = HTDemucs(sources=["drums", "bass", "other", "vocals"], channels=8, depth=4, t_layers=1, segment=2)
+    path = tmp_path_factory.mktemp("demucs") / "tiny_htdemucs.th"
+    torch.save(serialize_model(model, OmegaConf.create({}), half=False), path)
+    return path
