@@ -84,6 +84,11 @@ def _embed_inputs(model, x, bert_feature, prompts):
     return x_emb, y_emb
 
 
+def _step_limit(max_steps: int, early_stop_num: int) -> int:
+    """Steps a run can take: the early stop fires once early_stop_num + 1 tokens exist (sizes the cache)."""
+    return max_steps if early_stop_num == -1 else max(1, min(max_steps, early_stop_num + 1))
+
+
 @torch.inference_mode()
 def iter_tokens(
     model: Text2SemanticDecoder,
@@ -106,6 +111,7 @@ def iter_tokens(
     del x_lens  # the official signature carries it; a single item needs no lengths
     options = SamplingOptions(top_k, top_p, temperature, repetition_penalty)
     p = 0 if prompts is None else prompts.shape[1]
+    max_steps = _step_limit(max_steps, early_stop_num)
     tokens = torch.zeros(1, p + max_steps, dtype=torch.long, device=x.device)  # prompt + generated
     if p:
         tokens[:, :p] = prompts
@@ -205,6 +211,7 @@ def infer_batch(
         return [y[0] for y, _ in runs], [idx for _, idx in runs]
     options = SamplingOptions(top_k, top_p, temperature, repetition_penalty)
     b, p = prompts.shape
+    max_steps = _step_limit(max_steps, early_stop_num)
     x_emb, text_ok = _left_padded_text(model, x, bert_feature)
     n = x_emb.shape[1]
     key_ok = F.pad(text_ok, (0, p + max_steps), value=True)  # (B, N + P + max_steps)
