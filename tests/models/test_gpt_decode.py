@@ -147,3 +147,21 @@ def test_seeded_sampling_is_reproducible() -> None:
         for _ in range(2)
     ]  # fmt: skip
     assert legacy[0] == legacy[1]
+
+
+@pytest.mark.cuda
+def test_cuda_greedy_equals_cpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    model = tiny_model(13)
+    x, bert, prompt = inputs(14)
+    kw = {"top_k": 1, "early_stop_num": 20}
+    y_cpu, idx_cpu = infer_panel(model, x, None, prompt, bert, **kw)
+    gpu = model.to("cuda")
+    y_gpu, idx_gpu = infer_panel(gpu, x.cuda(), None, prompt.cuda(), bert.cuda(), **kw)
+    assert idx_gpu == idx_cpu and torch.equal(y_gpu.cpu(), y_cpu)
+    g = torch.Generator("cuda").manual_seed(0)
+    sampled, _ = infer_panel(
+        gpu, x.cuda(), None, prompt.cuda(), bert.cuda(), top_k=10, generator=g, early_stop_num=20
+    )
+    assert sampled.is_cuda and sampled.shape[1] > prompt.shape[1]
