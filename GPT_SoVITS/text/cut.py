@@ -155,7 +155,11 @@ def merge_short_texts(texts: list[str], threshold: int = MIN_SEGMENT_CHARS) -> l
 
 
 def split_big_text(text: str, max_chars: int = MAX_SEGMENT_CHARS) -> list[str]:
-    """Split a text longer than ``max_chars`` at punctuation into pieces of at most ``max_chars``."""
+    """Split a text longer than ``max_chars`` at punctuation into pieces of at most ``max_chars``.
+
+    A stretch with no punctuation longer than ``max_chars`` is cut every ``max_chars`` characters (the
+    official code leaves it whole, and BERT then fails on it).
+    """
     parts = re.split("([" + re.escape("".join(sorted(SPLITS))) + "])", text)
     result, current = [], ""
     for part in parts:
@@ -166,7 +170,7 @@ def split_big_text(text: str, max_chars: int = MAX_SEGMENT_CHARS) -> list[str]:
             current += part
     if current:
         result.append(current)
-    return result
+    return [p[i : i + max_chars] for p in result for i in range(0, max(len(p), 1), max_chars)]
 
 
 def replace_consecutive_punctuation(text: str) -> str:

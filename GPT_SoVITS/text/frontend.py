@@ -253,6 +253,8 @@ def _analyze_text(text: str, mode: str, version: str, user_dict) -> list[Fronten
 
 def _with_short_text_rule(text: str, mode: str, version: str, user_dict) -> list[FrontendResult]:
     results = _analyze_text(text, mode, version, user_dict)
+    if not results:  # empty, emoji or control characters only (officially: a lone full stop)
+        raise FrontendError(f"nothing to speak in {text[:50]!r} (no letters or characters the models read)")
     if sum(len(r.phones) for r in results) < 6:  # official: very short text gets a leading full stop
         results = _analyze_text("." + text, mode, version, user_dict)
     return results
