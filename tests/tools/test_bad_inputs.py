@@ -33,6 +33,7 @@ def _check_matrix_run(proc, folder, out):
     return len(list(out.glob("*.wav"))), len(good)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", list(STAGES))
 def test_matrix(module, input_matrix, tmp_path):
     before = folder_digest(input_matrix)

@@ -7,6 +7,7 @@ import re
 import shutil
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from tests.tools.conftest import SR, progress_events, run_cli, tone
@@ -18,6 +19,7 @@ def _digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_slices_a_minute_of_speech(long_speech, tmp_path):
     src, pauses = long_speech
     before = _digest(src)
@@ -68,6 +70,7 @@ def test_max_length_off_is_official_and_dry_run_writes_nothing(tmp_path):
     assert all(float(line.split("\t")[1].split()[0]) <= 15.0 for line in listed)
 
 
+@pytest.mark.slow
 def test_processes_give_the_same_clips(long_speech, tmp_path):
     src, _ = long_speech
     folder = tmp_path / "two"
