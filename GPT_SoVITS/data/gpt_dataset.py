@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from GPT_SoVITS.config.gpt import GPTDataConfig
 from GPT_SoVITS.data.experiment import Experiment, ExperimentError
-from GPT_SoVITS.data.sovits_dataset import repeat_small
+from GPT_SoVITS.data.sovits_dataset import MIN_EPOCH_ITEMS, repeat_small
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class GPTDataset(Dataset):
         to_ids: Callable[[Sequence[str]], list[int]],
         data: GPTDataConfig,
         names: Sequence[str] | None = None,
-        repeat: bool = True,
+        min_items: int = MIN_EPOCH_ITEMS,
     ) -> None:
         self.exp = exp
         text = exp.read_text()
@@ -78,7 +78,7 @@ class GPTDataset(Dataset):
             log.warning("%s: left out of GPT training: %s", name, why)
         if not items:
             raise ExperimentError(f"{exp.root}: no item left for GPT training ({len(self.skipped)} filtered)")
-        self.items = repeat_small(items) if repeat else items
+        self.items = repeat_small(items, min_items)
         self.pad = data.pad_val
         self.lengths = [len(it.codes) for it in self.items]
 

@@ -69,7 +69,7 @@ class SoVITSDataset(Dataset):
         names: Sequence[str],
         to_ids: Callable[[Sequence[str]], list[int]],
         data: SoVITSDataConfig,
-        repeat: bool = True,
+        min_items: int = MIN_EPOCH_ITEMS,
     ) -> None:
         self.exp = exp
         self.data = data
@@ -87,7 +87,7 @@ class SoVITSDataset(Dataset):
             log.warning("%s: left out of SoVITS training: %s", name, why)
         if len(items) < 1:
             raise ValueError(f"{exp.root}: no clip between {MIN_SECONDS} and {MAX_SECONDS} s to train on")
-        items = repeat_small(items) if repeat else items
+        items = repeat_small(items, min_items)
         random.Random(1234).shuffle(items)
         self.items = items
         self.skipped = skipped
