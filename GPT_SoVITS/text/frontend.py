@@ -81,7 +81,7 @@ def remove_unreadable(text: str) -> str:
     return "".join(ch for ch in text if _readable(ch))
 
 
-def _zh_like(tokens: list[Token], language: str, version: str) -> FrontendResult:
+def _zh_like(tokens: list[Token], language: str, version: str, use_g2pw: bool) -> FrontendResult:
     from GPT_SoVITS.text import yue, zh, zh_normalize
 
     norm_parts: list[str] = []
@@ -107,7 +107,13 @@ def _zh_like(tokens: list[Token], language: str, version: str) -> FrontendResult
     if language == "zh":
         if not forced:  # pieces joined around an override could repeat a mark; positions must not move
             norm_text = zh_normalize.collapse_repeated_marks(norm_text)
-        result = zh.g2p(norm_text, version, forced)
+        g2pw = None
+        if use_g2pw and version != "v1":  # the official v1 frontend never used G2PW
+            from GPT_SoVITS.paths import PRETRAINED_DIR
+            from GPT_SoVITS.text.g2pw import load_g2pw
+
+            g2pw = load_g2pw(PRETRAINED_DIR)
+        result = zh.g2p(norm_text, version, forced, g2pw)
         phones, word2ph, backend = result.phones, result.word2ph, result.backend
     else:
         result = yue.g2p(norm_text, forced)
@@ -162,8 +168,14 @@ def _read_as_written(tokens: list[Token], language: str) -> FrontendResult:
     return FrontendResult(phones, None, "".join(norm_parts), language, backend)
 
 
-def analyze(tokens: list[Token] | str, language: str, version: str = "v2", user_dict=None) -> FrontendResult:
-    """Phonemes of one run of one language (tokens from ``overrides.parse_overrides`` or plain text)."""
+def analyze(
+    tokens: list[Token] | str, language: str, version: str = "v2", user_dict=None, use_g2pw: bool = True
+) -> FrontendResult:
+    """Phonemes of one run of one language (tokens from ``overrides.parse_overrides`` or plain text).
+
+    ``use_g2pw``: Chinese polyphones from the G2PW model when its files are in pretrained_models/ (the
+    result's ``backend`` says which path ran); False forces the pypinyin path the goldens record.
+    """
     sv = check_language(language, version)
     if isinstance(tokens, str):
         tokens = parse_overrides(tokens)
@@ -172,7 +184,7 @@ def analyze(tokens: list[Token] | str, language: str, version: str = "v2", user_
     if sum(len(t) if isinstance(t, str) else len(t.word) for t in tokens) > MAX_TEXT_CHARS:
         raise FrontendError(f"text longer than {MAX_TEXT_CHARS} characters; cut it into segments first")
     if language in ("zh", "yue"):
-        result = _zh_like(tokens, language, sv)
+        result = _zh_like(tokens, language, sv, use_g2pw)
     elif language == "en":
         result = _english(tokens)
     else:
@@ -183,10 +195,14 @@ def analyze(tokens: list[Token] | str, language: str, version: str = "v2", user_
 
 
 def text_to_phones(
-    text: str, language: str, version: str = "v2", user_dict: dict[str, str] | None = None
+    text: str,
+    language: str,
+    version: str = "v2",
+    user_dict: dict[str, str] | None = None,
+    use_g2pw: bool = True,
 ) -> tuple[list[str], list[int] | None, str]:
     """(phones, word2ph, norm_text) of text in one language, as the official ``clean_text``."""
-    result = analyze(text, language, version, user_dict)
+    result = analyze(text, language, version, user_dict, use_g2pw)
     return result.phones, result.word2ph, result.norm_text
 
 

@@ -230,8 +230,26 @@ def _word_pinyin(word: str) -> tuple[list[str], list[str]]:
     return initials, finals
 
 
-def g2p(norm_text: str, version: str = "v2", forced: dict[int, str] | None = None) -> ZhResult:
-    """Phones of normalised Chinese text. ``forced`` maps character positions to pinyin (overrides)."""
+def _g2pw_word_pinyin(pinyins: list[str]) -> tuple[list[str], list[str]]:
+    from pypinyin.contrib.tone_convert import to_finals_tone3, to_initials
+
+    initials, finals = [], []
+    for p in pinyins:
+        if p and p[0].isalpha():
+            initials.append(to_initials(p))
+            finals.append(to_finals_tone3(p, neutral_tone_with_five=True))
+        else:  # punctuation passes through
+            initials.append(p)
+            finals.append(p)
+    return initials, finals
+
+
+def g2p(norm_text: str, version: str = "v2", forced: dict[int, str] | None = None, g2pw=None) -> ZhResult:
+    """Phones of normalised Chinese text.
+
+    ``forced`` maps character positions to pinyin (overrides). ``g2pw`` (a ``g2pw.G2PW``) chooses the
+    readings of polyphonic characters from the whole sentence instead of pypinyin's word lists.
+    """
     forced = forced or {}
     phones: list[str] = []
     word2ph: list[int] = []
@@ -240,10 +258,17 @@ def g2p(norm_text: str, version: str = "v2", forced: dict[int, str] | None = Non
         start = norm_text.index(sentence, offset)
         offset = start + len(sentence)
         position = start
-        for word, pos in pre_merge(_jieba_posseg().lcut(re.sub("[a-zA-Z]+", "", sentence))):
+        hanzi = re.sub("[a-zA-Z]+", "", sentence)
+        sentence_pinyin = g2pw.sentence_pinyin(hanzi) if g2pw is not None else None
+        in_sentence = 0
+        for word, pos in pre_merge(_jieba_posseg().lcut(hanzi)):
+            in_sentence += len(word)
             if pos == "eng":
                 continue
-            initials, finals = _word_pinyin(word)
+            if sentence_pinyin is not None:
+                initials, finals = _g2pw_word_pinyin(sentence_pinyin[in_sentence - len(word) : in_sentence])
+            else:
+                initials, finals = _word_pinyin(word)
             finals = zh_sandhi.modify_tones(word, pos, finals)
             if version != "v1":
                 finals = zh_sandhi.erhua(word, pos, finals)
@@ -258,4 +283,4 @@ def g2p(norm_text: str, version: str = "v2", forced: dict[int, str] | None = Non
                 phones += pair
                 word2ph.append(len(pair))
             position += len(word)
-    return ZhResult(phones, word2ph, "pypinyin")
+    return ZhResult(phones, word2ph, "g2pw" if g2pw is not None else "pypinyin")
