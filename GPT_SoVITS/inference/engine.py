@@ -20,7 +20,7 @@ from GPT_SoVITS.audio import spectrogram_torch
 from GPT_SoVITS.checkpoints import load_gpt, load_sovits
 from GPT_SoVITS.devices import resolve_device, resolve_dtype
 from GPT_SoVITS.inference.guard import GuardConfig
-from GPT_SoVITS.inference.reference import LRUCache, Window, file_digest, windowed_reference
+from GPT_SoVITS.inference.reference import LRUCache, ReferenceError, Window, file_digest, windowed_reference
 from GPT_SoVITS.inference.request import TTSRequest, languages_for
 from GPT_SoVITS.inference.results import AudioChunk, EngineError, SynthesisResult
 from GPT_SoVITS.inference.segments import Frontend, Phonemes, make_frontend
@@ -185,7 +185,9 @@ class TTSEngine:
     def prepare_reference(self, path: str | Path, sovits: SoVITSModel | None = None) -> PreparedReference:
         """Prompt tokens + spectrogram of a reference clip, cached by content hash and SoVITS weights."""
         sovits = sovits or self.sovits
-        digest = file_digest(path)  # also raises FileNotFoundError-like errors early
+        if not Path(path).is_file():
+            raise ReferenceError(path, "reference audio not found")
+        digest = file_digest(path)
         key = (digest, sovits.path, str(self.device), str(self.dtype))
         return self.references.get_or_make(key, lambda: self._make_reference(path, digest, sovits))
 

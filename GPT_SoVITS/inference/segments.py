@@ -39,10 +39,13 @@ Frontend = Callable[[str, str], Phonemes]  # (text, language mode) -> Phonemes
 
 def make_frontend(version: str, bert: object | None) -> Frontend:
     """The official get_phones_and_bert for symbol set ``version``; ``bert`` None gives zero features."""
-    from GPT_SoVITS.text.frontend import phones_and_bert
+    from GPT_SoVITS.text.frontend import FrontendError, phones_and_bert
 
     def run(text: str, lang: str) -> Phonemes:
-        ids, feats, norm_text = phones_and_bert(text, lang, version, bert)
+        try:
+            ids, feats, norm_text = phones_and_bert(text, lang, version, bert)
+        except FrontendError:  # nothing speakable in this piece (punctuation only...): the caller skips it
+            return Phonemes(text, "", (), torch.zeros(1024, 0))
         feats = torch.as_tensor(feats).detach().float().cpu()
         if feats.dim() != 2 or feats.shape[1] != len(ids):
             raise RuntimeError(f"frontend returned BERT features {list(feats.shape)} for {len(ids)} phonemes")

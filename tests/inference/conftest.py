@@ -80,7 +80,7 @@ def make_tiny_bert(folder: Path) -> Path:
     config = BertConfig(
         vocab_size=len(vocab),
         hidden_size=1024,
-        num_hidden_layers=1,
+        num_hidden_layers=2,  # the official features come from hidden_states[-3]
         num_attention_heads=8,
         intermediate_size=128,
         max_position_embeddings=512,
@@ -123,6 +123,9 @@ def v1_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     save_gpt(folder / "tiny-e1.ckpt", build_gpt(gpt_cfg).state_dict(), gpt_cfg, "GPT-e1")
     sovits_cfg = copy.deepcopy(TINY_SOVITS_CONFIG)
     model = build_sovits(sovits_cfg)
+    for name, buf in model.named_buffers():
+        if name.endswith("inited"):  # a trained codebook: no k-means on the first extract_latent
+            buf.fill_(1.0)
     save_sovits(folder / "tiny_e1_s1.pth", model.state_dict(), sovits_cfg, "1epoch_1iteration", version="v1")
     return folder / "tiny-e1.ckpt", folder / "tiny_e1_s1.pth"
 
@@ -178,8 +181,11 @@ def refs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def engine(golden_models: tuple[Path, Path], bert_dir: Path, hubert_dir: Path):
     """v2 golden models + tiny BERT and HuBERT on CPU (shared: the engine keeps no per-request state)."""
     from GPT_SoVITS.inference.engine import TTSEngine
+    from GPT_SoVITS.inference.guard import GuardConfig
 
-    return TTSEngine(golden_models[0], golden_models[1], bert_dir, hubert_dir, device="cpu")
+    # Random GPTs rarely say EOS; a tight token limit keeps every segment short (and the tests fast).
+    guard = GuardConfig(max_tokens_per_phone=2.0, slack_tokens=4)
+    return TTSEngine(golden_models[0], golden_models[1], bert_dir, hubert_dir, device="cpu", guard=guard)
 
 
 def copy_into(src: Path, folder: Path) -> Path:

@@ -22,11 +22,28 @@ BASE = {"text": "你好", "text_lang": "zh", "ref_audio_path": "r.wav"}
 
 def test_request_defaults_equal_api_v2() -> None:
     req = TTSRequest(**BASE)
-    official = {"top_k": 15, "top_p": 1, "temperature": 1, "text_split_method": "cut5", "batch_size": 1,
-                "batch_threshold": 0.75, "split_bucket": True, "speed_factor": 1.0, "fragment_interval": 0.3,
-                "seed": -1, "media_type": "wav", "streaming_mode": False, "parallel_infer": True,
-                "repetition_penalty": 1.35, "sample_steps": 32, "super_sampling": False, "overlap_length": 2,
-                "min_chunk_length": 16, "prompt_text": "", "aux_ref_audio_paths": ()}  # fmt: skip
+    official = {
+        "top_k": 15,
+        "top_p": 1,
+        "temperature": 1,
+        "text_split_method": "cut5",
+        "batch_size": 1,
+        "batch_threshold": 0.75,
+        "split_bucket": True,
+        "speed_factor": 1.0,
+        "fragment_interval": 0.3,
+        "seed": -1,
+        "media_type": "wav",
+        "streaming_mode": False,
+        "parallel_infer": True,
+        "repetition_penalty": 1.35,
+        "sample_steps": 32,
+        "super_sampling": False,
+        "overlap_length": 2,
+        "min_chunk_length": 16,
+        "prompt_text": "",
+        "aux_ref_audio_paths": (),
+    }
     assert {k: getattr(req, k) for k in official} == official
 
 
@@ -54,9 +71,18 @@ def test_request_errors_name_the_field(change: dict, field: str) -> None:
 
 
 def test_from_mapping_coerces_query_strings() -> None:
-    req = TTSRequest.from_mapping({**BASE, "top_k": "5", "split_bucket": "false", "speed_factor": "1.5",
-                                   "streaming_mode": "2", "aux_ref_audio_paths": ["a.wav", "b.wav"],
-                                   "text_lang": "ZH", "prompt_lang": None})  # fmt: skip
+    req = TTSRequest.from_mapping(
+        {
+            **BASE,
+            "top_k": "5",
+            "split_bucket": "false",
+            "speed_factor": "1.5",
+            "streaming_mode": "2",
+            "aux_ref_audio_paths": ["a.wav", "b.wav"],
+            "text_lang": "ZH",
+            "prompt_lang": None,
+        }
+    )
     assert (req.top_k, req.split_bucket, req.speed_factor, req.streaming_mode) == (5, False, 1.5, 2)
     assert req.aux_ref_audio_paths == ("a.wav", "b.wav") and req.text_lang == "zh"
     assert req.stream_kind == "token" and TTSRequest(**BASE, streaming_mode=True).stream_kind == "segment"
