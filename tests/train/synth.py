@@ -27,7 +27,7 @@ EN_PHONES = ["HH", "AH0", "L", "OW1", "W", "ER1", "D", "K", "AE1", "T"]
 
 
 def tiny_sovits_config() -> dict:
-    """A SoVITS v2 config small enough for CPU tests (2-second clips, 8-frame decoder slices)."""
+    """A SoVITS v2 config small enough for CPU tests (4-frame decoder slices)."""
     cfg = SoVITSConfig()
     m = cfg.model
     # inter/hidden 192 and gin 512 stay: the MRTE block hard-wires them (as the official one)
@@ -36,7 +36,7 @@ def tiny_sovits_config() -> dict:
     m.upsample_initial_channel = 32
     m.resblock_kernel_sizes = [3]
     m.resblock_dilation_sizes = [[1, 3]]
-    cfg.train.segment_size = 640 * 8
+    cfg.train.segment_size = 640 * 4
     cfg.train.batch_size = 4
     cfg.train.epochs = 2
     return cfg.to_dict()
