@@ -11,7 +11,9 @@ token / copy bandwidth (a large tensor copy, read + write bytes). Prints ratios;
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -42,18 +44,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def copy_bandwidth(device: torch.device, mbytes: int = 512, repeats: int = 5) -> float:
-    """Bytes moved per second (read + write) by the best of a few large tensor copies."""
+def copy_bandwidths(device: torch.device, mbytes: int = 512, repeats: int = 7) -> list[float]:
+    """Bytes moved per second (read + write) by each of a few copies of a large tensor."""
     src = torch.ones(mbytes * 2**20 // 4, device=device)
     dst = torch.empty_like(src)
-    best = float("inf")
+    rates = []
     for _ in range(repeats):
         _sync(device)
         t = time.perf_counter()
         dst.copy_(src)
         _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * src.numel() * 4 / best
+        rates.append(2 * src.numel() * 4 / (time.perf_counter() - t))
+    return rates
 
 
 def weight_bytes_per_token(model: Text2SemanticDecoder) -> int:
@@ -85,15 +87,15 @@ def _inputs(model: Text2SemanticDecoder, args: argparse.Namespace, device: torch
     return x, bert, prompt
 
 
-def time_kv(model, x, bert, prompt, n: int, device) -> tuple[float, float]:
-    """(prefill seconds, seconds per token) for greedy decoding of n tokens with the KV cache."""
+def time_kv(model, x, bert, prompt, n: int, device) -> tuple[float, list[float]]:
+    """(prefill seconds, seconds of each following token) for greedy decoding of n tokens."""
     stamps = []
     _sync(device)
     t0 = time.perf_counter()
     for _ in iter_tokens(model, x, None, prompt, bert, top_k=1, early_stop_num=n - 1, max_steps=n):
         _sync(device)
         stamps.append(time.perf_counter())
-    return stamps[0] - t0, (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+    return stamps[0] - t0, [b - a for a, b in itertools.pairwise(stamps)]
 
 
 def time_legacy(model, x, bert, prompt, n: int, device) -> float:
@@ -105,6 +107,11 @@ def time_legacy(model, x, bert, prompt, n: int, device) -> float:
     return (time.perf_counter() - t0) / (y.shape[1] - prompt.shape[1])
 
 
+def kv_bytes_per_token(model: Text2SemanticDecoder, positions: float) -> float:
+    """fp32 bytes of cached keys and values one step reads at a given sequence length."""
+    return 2 * 4 * model.dims.num_layers * model.dims.hidden_dim * positions
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -112,22 +119,34 @@ def main(argv: list[str] | None = None) -> int:
     model = _model(args.config, device)
     x, bert, prompt = _inputs(model, args, device)
     time_kv(model, x, bert, prompt, 12, device)  # warm-up (allocator, kernels)
-    prefill_s, kv_s = time_kv(model, x, bert, prompt, args.tokens, device)
+    bw = copy_bandwidths(device)
+    prefill_s, steps = time_kv(model, x, bert, prompt, args.tokens, device)
     legacy_s = time_legacy(model, x, bert, prompt, args.legacy_tokens, device)
-    bw = copy_bandwidth(device)
+    bw += copy_bandwidths(device)  # before and after: the machine may be shared
     wbytes = weight_bytes_per_token(model)
-    floor_s = wbytes / bw
+    kv_med, kv_best = statistics.median(steps), min(steps)
+    floor_med, floor_best = wbytes / statistics.median(bw), wbytes / max(bw)
+    mean_len = args.phones + args.prompt + args.tokens / 2
     d = model.dims
-    print(f"model: {d.num_layers} layers, dim {d.hidden_dim}, {d.num_heads} heads; threads {args.threads}")
-    print(f"text {args.phones} phones, prompt {args.prompt} tokens, {args.tokens} tokens generated")
-    print(f"copy bandwidth {bw / 1e9:.1f} GB/s; fp32 weights read per token {wbytes / 1e6:.1f} MB")
-    print(f"prefill ({args.phones + args.prompt} positions): {prefill_s * 1e3:.1f} ms")
-    print(f"kv cache : {1 / kv_s:7.1f} tokens/s, {kv_s * 1e3:6.2f} ms/token")
-    n_legacy = args.legacy_tokens
-    print(f"legacy   : {1 / legacy_s:7.1f} tokens/s, {legacy_s * 1e3:6.2f} ms/token ({n_legacy} tokens)")
-    print(f"floor    : {1 / floor_s:7.1f} tokens/s, {floor_s * 1e3:6.2f} ms/token")
-    print(f"kv cache / floor = {kv_s / floor_s:.2f}x (target <= 1.2)")
-    print(f"legacy / kv cache = {legacy_s / kv_s:.1f}x")
+    kv_mb = kv_bytes_per_token(model, mean_len) / 1e6
+    lines = [
+        f"model: {d.num_layers} layers, dim {d.hidden_dim}, {d.num_heads} heads; threads {args.threads}",
+        f"text {args.phones} phones, prompt {args.prompt} tokens, {args.tokens} tokens generated",
+        f"copy bandwidth: median {statistics.median(bw) / 1e9:.1f} GB/s, best {max(bw) / 1e9:.1f} GB/s",
+        f"fp32 weights read per token {wbytes / 1e6:.1f} MB"
+        f" (+ {kv_mb:.1f} MB of cached keys/values at the mean length {mean_len:.0f})",
+        f"prefill ({args.phones + args.prompt} positions): {prefill_s * 1e3:.1f} ms",
+        f"kv cache : {1 / kv_med:7.1f} tokens/s, {kv_med * 1e3:6.2f} ms/token median,"
+        f" {kv_best * 1e3:.2f} best",
+        f"legacy   : {1 / legacy_s:7.1f} tokens/s, {legacy_s * 1e3:6.2f} ms/token"
+        f" ({args.legacy_tokens} tokens)",
+        f"floor    : {1 / floor_med:7.1f} tokens/s, {floor_med * 1e3:6.2f} ms/token median,"
+        f" {floor_best * 1e3:.2f} best",
+        f"kv cache / floor = {kv_med / floor_med:.2f}x median, {kv_best / floor_best:.2f}x best"
+        " (target <= 1.2)",
+        f"legacy / kv cache = {legacy_s / kv_med:.1f}x",
+    ]
+    print("\n".join(lines))
     return 0
 
 
