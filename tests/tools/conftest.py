@@ -184,3 +184,62 @@ def tiny_demucs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demucs") / "tiny_htdemucs.th"
     torch.save(serialize_model(model, OmegaConf.create({}), half=False), path)
     return path
+
+
+PARAFORMER_CHARS = "我是一个学生们这的朋友你好"
+
+
+@pytest.fixture(scope="session")
+def tiny_paraformer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-initialised two-block Paraformer in FunASR's local folder layout: config.yaml, model.pt
+    (state dict), tokens.json and am.mvn (identity CMVN in Kaldi nnet text form)."""
+    pytest.importorskip("funasr")
+    import json
+
+    import torch
+    import yaml
+    from funasr.register import tables
+
+    folder = tmp_path_factory.mktemp("funasr") / "paraformer-tiny"
+    folder.mkdir()
+    tokens = ["<blank>", "<s>", "</s>", *PARAFORMER_CHARS, "<unk>"]
+    n_mels, lfr_m = 80, 7
+    dim = n_mels * lfr_m  # low frame rate stacking: 7 frames of 80 mels per encoder input
+    net = {"dropout_rate": 0.0, "positional_dropout_rate": 0.0, "kernel_size": 11, "sanm_shfit": 0}
+    parts = {
+        "encoder": "SANMEncoder",
+        "encoder_conf": {**net, "output_size": 32, "attention_heads": 2, "linear_units": 64, "num_blocks": 2,
+                         "attention_dropout_rate": 0.0, "input_layer": "pe", "normalize_before": True,
+                         "pos_enc_class": "SinusoidalPositionEncoder", "selfattention_layer_type": "sanm"},
+        "decoder": "ParaformerSANMDecoder",
+        "decoder_conf": {**net, "attention_heads": 2, "linear_units": 64, "num_blocks": 2, "att_layer_num": 2,
+                         "self_attention_dropout_rate": 0.0, "src_attention_dropout_rate": 0.0},
+        "predictor": "CifPredictorV2",
+        "predictor_conf": {"idim": 32, "threshold": 1.0, "l_order": 1, "r_order": 1, "tail_threshold": 0.45},
+        "ctc_conf": {"dropout_rate": 0.0, "ctc_type": "builtin", "reduce": True, "ignore_nan_grad": True},
+    }  # fmt: skip
+    model_conf = {"ctc_weight": 0.0, "predictor_weight": 1.0, "predictor_bias": 1, "sampling_ratio": 0.75}
+    config = {
+        "model": "Paraformer",
+        "model_conf": model_conf,
+        **parts,
+        "frontend": "WavFrontend",
+        "frontend_conf": {"fs": 16000, "window": "hamming", "n_mels": n_mels, "frame_length": 25,
+                          "frame_shift": 10, "lfr_m": lfr_m, "lfr_n": 6},
+        "tokenizer": "CharTokenizer",
+        "tokenizer_conf": {"unk_symbol": "<unk>", "split_with_space": True},
+    }  # fmt: skip
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    (folder / "tokens.json").write_text(json.dumps(tokens, ensure_ascii=False), encoding="utf-8")
+    zeros, ones = " ".join(["0"] * dim), " ".join(["1"] * dim)
+    (folder / "am.mvn").write_text(
+        f"<Nnet>\n<Splice> {dim} {dim}\n[ 0 ]\n<AddShift> {dim} {dim}\n<LearnRateCoef> 0 [ {zeros} ]\n"
+        f"<Rescale> {dim} {dim}\n<LearnRateCoef> 0 [ {ones} ]\n</Nnet>\n",
+        encoding="utf-8",
+    )
+    torch.manual_seed(0)
+    model = tables.model_classes.get("Paraformer")(
+        **model_conf, **parts, vocab_size=len(tokens), input_size=dim
+    )
+    torch.save(model.state_dict(), folder / "model.pt")
+    return folder
