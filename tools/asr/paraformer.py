@@ -35,17 +35,17 @@ class ParaformerTranscriber:
         punc_folder: Path | None = None,
         language: str = "zh",
     ) -> None:
-        try:
-            from funasr import AutoModel
-        except ImportError as e:
-            raise RuntimeError(
-                "the FunASR backend needs the optional package funasr (pip install funasr)"
-            ) from e
         kwargs: dict = {"model": _check_folder(folder, "ASR"), "device": device, "disable_update": True}
         if vad_folder is not None:
             kwargs["vad_model"] = _check_folder(vad_folder, "VAD")
         if punc_folder is not None:
             kwargs["punc_model"] = _check_folder(punc_folder, "punctuation")
+        try:  # after the folder checks: importing funasr takes seconds
+            from funasr import AutoModel
+        except ImportError as e:
+            raise RuntimeError(
+                "the FunASR backend needs the optional package funasr (pip install funasr)"
+            ) from e
         self.model = AutoModel(**kwargs, log_level="ERROR")
         self.language = language
 
