@@ -50,6 +50,20 @@ class FrontendResult:
     notes: list[str] = field(default_factory=list)
 
 
+# Spellings found in official .list files and API calls (1-get-text.py maps ZH/JP/EN/KO/YUE; the
+# inference code strips "all_").
+_ALIASES = {"jp": "ja", "all_zh": "zh", "all_ja": "ja", "all_ko": "ko", "all_yue": "yue"}
+
+
+def canonical_language(language: str) -> str:
+    """zh, en, ja, ko or yue for a language code or an official alias (ZH, JP, all_zh, ...)."""
+    code = language.strip().lower()
+    code = _ALIASES.get(code, code)
+    if code not in langsplit.LANGUAGES:
+        raise LanguageError(f"unknown language {language!r}; known: {', '.join(langsplit.LANGUAGES)}")
+    return code
+
+
 def check_language(language: str, version: str) -> str:
     """The symbol version for ``version``; raises when the language is unknown or absent from it."""
     sv = symbol_version(version)
@@ -176,6 +190,7 @@ def analyze(
     ``use_g2pw``: Chinese polyphones from the G2PW model when its files are in pretrained_models/ (the
     result's ``backend`` says which path ran); False forces the pypinyin path the goldens record.
     """
+    language = canonical_language(language)
     sv = check_language(language, version)
     if isinstance(tokens, str):
         tokens = parse_overrides(tokens)

@@ -73,10 +73,17 @@ def test_text_over_the_limit_is_refused_quickly():
         _timed(lambda: text_to_phones("字" * 100_001, "zh"), 5)
 
 
-@pytest.mark.parametrize("bad", ["xx", "", "ZH", "all_zh"])
+@pytest.mark.parametrize("bad", ["xx", "", "zh-cn", "auto"])
 def test_unknown_language_code(bad):
     with pytest.raises(LanguageError, match="unknown language"):
         _timed(lambda: text_to_phones("你好", bad, "v2"), 5)
+
+
+def test_official_language_aliases_are_accepted():
+    expected = text_to_phones("你好", "zh")
+    for alias in ("ZH", "all_zh", " zh "):
+        assert text_to_phones("你好", alias) == expected
+    assert text_to_phones("猫", "JP")[0] == text_to_phones("猫", "ja")[0]
 
 
 def test_unknown_mode_in_phones_and_bert():
