@@ -32,10 +32,14 @@ class Server:
         return {"Authorization": f"Bearer {self.token}"}
 
     def get(self, path: str, **kw) -> requests.Response:
-        return requests.get(self.url + path, headers=self.headers, timeout=300, **kw)
+        return requests.get(
+            self.url + path, headers={**self.headers, **kw.pop("headers", {})}, timeout=300, **kw
+        )
 
     def post(self, path: str, **kw) -> requests.Response:
-        return requests.post(self.url + path, headers=self.headers, timeout=300, **kw)
+        return requests.post(
+            self.url + path, headers={**self.headers, **kw.pop("headers", {})}, timeout=300, **kw
+        )
 
 
 def free_port() -> int:
