@@ -271,6 +271,7 @@ def _render(token: Token) -> str:
 
 
 def _analyze_text(text: str, mode: str, version: str, user_dict) -> list[FrontendResult]:
+    mode = mode.strip().lower()  # the official API lower-cases text_lang too
     if mode not in langsplit.MODES:
         raise LanguageError(f"unknown language mode {mode!r}; known: {', '.join(langsplit.MODES)}")
     text = re.sub(" {2,}", " ", text)
