@@ -16,7 +16,7 @@ import argparse
 import functools
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -146,13 +146,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = find_inputs(args.input)
     output = prepare_output(args.output, inputs)
     process = functools.partial(slice_file, output=output, cfg=cfg)
-    return run_files("slice", inputs, output, process, {"config": _describe(cfg)}, workers=args.processes)
-
-
-def _describe(cfg: SliceConfig) -> dict:
-    from dataclasses import asdict
-
-    return asdict(cfg)
+    return run_files("slice", inputs, output, process, {"config": asdict(cfg)}, workers=args.processes)
 
 
 def main(argv: list[str] | None = None) -> int:
