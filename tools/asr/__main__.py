@@ -113,7 +113,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     inputs = find_inputs(args.input)
     output = prepare_output(args.output, inputs)
-    folder_name = (inputs.root or args.input.parent).resolve().name if inputs.root else args.input.stem
+    folder_name = inputs.root.resolve().name if inputs.root else args.input.stem
     list_path = output / f"{(args.list_name or folder_name).replace('|', '_')}.list"
     speaker = clean_text(args.speaker or folder_name) or "speaker"
     backend = load_backend(args)
