@@ -37,6 +37,7 @@ def test_all_languages_work_without_network(tmp_path):
         env=env,
         timeout=300,
         check=False,
+        cwd=REPO_ROOT,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert [line.split()[0] for line in out.stdout.splitlines()] == ["zh", "en", "ja", "ko", "yue"]
