@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from GPT_SoVITS.models.gpt.cache import KVCache
-from GPT_SoVITS.models.gpt.model import LayerWeights, Text2SemanticDecoder
+from GPT_SoVITS.models.gpt.fastpath import StepWeights
+from GPT_SoVITS.models.gpt.model import Text2SemanticDecoder
 from GPT_SoVITS.models.gpt.sampling import SamplingOptions, legacy_sample, sample
 from GPT_SoVITS.models.gpt.training import attention_mask
 
@@ -67,7 +68,7 @@ def step(
     position: int,
     cache: KVCache,
     key_ok: torch.Tensor | None = None,
-    weights: list[LayerWeights] | None = None,
+    weights: StepWeights | None = None,
 ) -> torch.Tensor:
     """Feed tokens (B, 1) at audio position ``position``; return the next logits (B, V).
 

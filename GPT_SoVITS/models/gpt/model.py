@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from GPT_SoVITS.models.gpt.cache import KVCache
+from GPT_SoVITS.models.gpt.fastpath import StepWeights, decode_layers
 from GPT_SoVITS.models.gpt.training import build_training_input, train_loss, train_loss_dpo
 
 
@@ -200,70 +200,31 @@ class TransformerStack(nn.Module):
             cache.advance(x.shape[1])
         return x
 
-    def step_weights(self) -> list[LayerWeights]:
+    def step_weights(self) -> StepWeights:
         """Every layer's tensors, gathered once per decoding run for :meth:`forward_one`."""
-        return [LayerWeights.of(layer) for layer in self.layers]
+        return StepWeights.of(self)
 
     def forward_one(
         self,
         x: torch.Tensor,
         cache: KVCache,
-        weights: list[LayerWeights] | None = None,
+        weights: StepWeights | None = None,
         key_ok: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Inference for one new position per row: x (B, D) -> (B, D), same math as :meth:`forward`.
+        """Inference for one new position per row: x (B, D) -> (B, D), the same math as :meth:`forward`.
 
-        A lean path for decoding, where the per-token cost should be reading the weights once: plain
-        functional calls, no module dispatch, keys/values written straight into the cache.
-        key_ok: (B, >= cache.length + 1) bool, False for keys no query may see (left padding).
+        The decoding hot path (``fastpath``): plain functional calls compiled with TorchScript, keys and
+        values written straight into the cache. key_ok: (B, >= cache.length + 1) bool, False for keys no
+        query may see (left padding).
         """
         weights = weights if weights is not None else self.step_weights()
-        b, d = x.shape
         pos = cache.length
         if pos >= cache.max_len:
             raise RuntimeError(f"KV cache full: {cache.max_len} positions allocated")
         mask = None if key_ok is None else key_ok[:, None, None, : pos + 1]
-        for i, w in enumerate(weights):
-            qkv = F.linear(x, w.in_w, w.in_b).view(b, 3, w.heads, d // w.heads)
-            cache.k[i, :, :, pos] = qkv[:, 1]
-            cache.v[i, :, :, pos] = qkv[:, 2]
-            k, v = cache.k[i, :, :, : pos + 1], cache.v[i, :, :, : pos + 1]
-            att = _single_query_attention(qkv[:, 0].unsqueeze(2), k, v, mask).view(b, d)
-            x = F.layer_norm(x + F.linear(att, w.out_w, w.out_b), (d,), w.n1_w, w.n1_b, w.n1_eps)
-            ff = F.linear(F.linear(x, w.ff1_w, w.ff1_b).relu_(), w.ff2_w, w.ff2_b)
-            x = F.layer_norm(x + ff, (d,), w.n2_w, w.n2_b, w.n2_eps)
+        x = decode_layers()(x, cache.k, cache.v, pos, weights.heads, weights.tensors, weights.eps, mask)
         cache.advance(1)
         return x
-
-
-class LayerWeights(NamedTuple):
-    """The tensors of one :class:`TransformerLayer` (views of its parameters, not copies)."""
-
-    heads: int
-    in_w: torch.Tensor
-    in_b: torch.Tensor
-    out_w: torch.Tensor
-    out_b: torch.Tensor
-    ff1_w: torch.Tensor
-    ff1_b: torch.Tensor
-    ff2_w: torch.Tensor
-    ff2_b: torch.Tensor
-    n1_w: torch.Tensor
-    n1_b: torch.Tensor
-    n1_eps: float
-    n2_w: torch.Tensor
-    n2_b: torch.Tensor
-    n2_eps: float
-
-    @classmethod
-    def of(cls, layer: TransformerLayer) -> LayerWeights:
-        a = layer.self_attn
-        return cls(
-            a.num_heads, a.in_proj_weight, a.in_proj_bias, a.out_proj.weight, a.out_proj.bias,
-            layer.linear1.weight, layer.linear1.bias, layer.linear2.weight, layer.linear2.bias,
-            layer.norm1.weight, layer.norm1.bias, layer.norm1.eps,
-            layer.norm2.weight, layer.norm2.bias, layer.norm2.eps,
-        )  # fmt: skip
 
 
 class Text2SemanticDecoder(nn.Module):
