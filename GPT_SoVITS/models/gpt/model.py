@@ -256,8 +256,8 @@ class Text2SemanticDecoder(nn.Module):
         return self.ar_audio_position(self.ar_audio_embedding(y), start)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(..., D) -> (..., vocab_size)."""
-        return self.ar_predict_layer(hidden)
+        """(..., D) -> (..., vocab_size) float32: sampling and losses stay in float32 for fp16/bf16 models."""
+        return self.ar_predict_layer(hidden).float()
 
     def new_cache(self, batch: int, max_len: int, device: torch.device | None = None) -> KVCache:
         """A preallocated key/value cache for ``max_len`` positions (text + prompt + generated)."""
