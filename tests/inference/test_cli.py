@@ -54,7 +54,7 @@ def test_cli_writes_audio_and_streams_the_same(common: list, tmp_path: Path) -> 
     out, meta = tmp_path / "out.wav", tmp_path / "meta.json"
     text = [
         "--text",
-        "你好，世界。明天见！",
+        "今天天气很好，我们去公园散步吧。明天见！",
         "--seed",
         "3",
         "--text-split-method",
