@@ -79,6 +79,8 @@ _TRAIN = (
     _DEVICE,
     Arg("precision", "--precision", "choice", default="auto", choices=("auto", *PRECISIONS)),
     Arg("list", "--list", "file_in"),
+    Arg("max_steps", "--max-steps", "int", minimum=1),  # empty: no limit
+    Arg("no_sample", "--no-sample", "bool", default=False),
 )
 # every formatting stage: relative .list paths, model version, device, precision
 _PREP = (Arg("audio_root", "--audio-root", "dir_in"), _VERSION, _DEVICE, _PRECISION)

@@ -45,6 +45,18 @@ def test_catalogues_have_the_same_keys_and_cover_the_source() -> None:
     assert i18n.I18n("zh_CN")("subfix.page", page=1, pages=2, rows=3, path="a").startswith("第 1/2 页")
 
 
+def test_every_stage_value_has_a_label_in_every_language() -> None:
+    for lang in i18n.LANGUAGES:
+        cat = i18n.load_catalog(lang)
+        for spec in STAGES.values():
+            for arg in spec.args:
+                assert f"arg.{spec.key}.{arg.key}" in cat or f"arg.{arg.key}" in cat, (
+                    lang,
+                    spec.key,
+                    arg.key,
+                )
+
+
 def test_language_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LC_ALL", "ja_JP.UTF-8")
     assert i18n.resolve_language("auto") == "ja_JP"
@@ -79,7 +91,9 @@ def test_format_values_and_report(ctx: AppContext, tmp_path: Path) -> None:
 def test_train_helpers(ctx: AppContext, tmp_path: Path) -> None:
     (tmp_path / "logs" / "v").mkdir(parents=True)
     gpt_dir = str(tmp_path / "GPT_weights")
-    vals = train.train_values(ctx, "train_gpt", "v", "v1", "", 3, 4, 2, True, gpt_dir, "cpu", "auto", "")
+    vals = train.train_values(
+        ctx, "train_gpt", "v", "v1", "", 3, 4, 2, True, gpt_dir, "cpu", "auto", "", 5, True
+    )
     assert (
         vals[0]["exp"] == str(tmp_path / "logs" / "v")
         and vals[0]["dpo"] is True
@@ -87,6 +101,7 @@ def test_train_helpers(ctx: AppContext, tmp_path: Path) -> None:
     )
     argv = build_argv(STAGES["train_gpt"], vals[0])
     assert argv[argv.index("--version") + 1] == "v1" and argv[argv.index("--precision") + 1] == "auto"
+    assert argv[argv.index("--max-steps") + 1] == "5" and "--no-sample" in argv and "--list" not in argv
     events = [
         {"event": "start", "total": 10},
         {"event": "metric", "step": 1, "epoch": 1, "loss_mel": 3.5, "lr": 1e-4, "loss_kl": 1.0},
@@ -102,7 +117,14 @@ def test_train_helpers(ctx: AppContext, tmp_path: Path) -> None:
     sv, gp, sm = train.exported(ctx, "v")
     assert [Path(p).name for p in sv] == ["v_e12_s120.pth", "v_e4_s40.pth"]
     assert [Path(p).name for p in gp] == ["v-e15.ckpt"] and sm == []
-    assert train.pretrained_defaults(ctx, "v1")["pretrained_g"].endswith("s2G488k.pth")
+    assert train.pretrained_defaults(ctx, "v1")["pretrained_g"] == ""  # absent: train from random weights
+    (tmp_path / "pretrained_models").mkdir()
+    (tmp_path / "pretrained_models" / "s2G488k.pth").write_bytes(b"x")
+    found = train.pretrained_defaults(ctx, "v1")
+    assert (
+        found["pretrained_g"] == str(tmp_path / "pretrained_models" / "s2G488k.pth")
+        and found["pretrained_d"] == ""
+    )
 
 
 def test_inference_request_and_weight_scan(tmp_path: Path) -> None:

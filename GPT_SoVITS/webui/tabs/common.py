@@ -17,7 +17,7 @@ import gradio as gr
 
 from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.runner import RUNNING, JobStatus
-from GPT_SoVITS.webui.stages import STAGES, StageInputError, StageSpec, build_argv, progress_file
+from GPT_SoVITS.webui.stages import STAGES, Arg, StageInputError, StageSpec, build_argv, progress_file
 
 POLL_S = 1.0  # how often a running job's panel refreshes
 
@@ -42,31 +42,42 @@ def arg_label(ctx: AppContext, spec: StageSpec, key: str) -> str:
     return ctx.t(specific) if ctx.t.has(specific) else ctx.t(f"arg.{key}")
 
 
+PATH_KINDS = ("file_in", "dir_in", "path_in", "path_out")
+PER_ROW = 4  # short fields (numbers, choices) side by side
+
+
+def _component(ctx: AppContext, spec: StageSpec, arg: Arg, value: Any) -> Any:
+    kw = {"label": arg_label(ctx, spec, arg.key), "elem_id": f"{spec.key}-{arg.key}"}
+    if arg.kind == "bool":
+        return gr.Checkbox(value=bool(value), **kw)
+    if arg.kind == "choice":
+        return gr.Dropdown(list(arg.choices), value=value, **kw)
+    if arg.kind == "device":
+        return gr.Dropdown(device_choices(), value=value, allow_custom_value=True, **kw)
+    if arg.kind in ("int", "float") and not arg.extra and value is not None:
+        return gr.Number(value=value, precision=0 if arg.kind == "int" else None, **kw)
+    # text: paths, and numbers whose empty value means "the stage decides" (placeholder says so)
+    placeholder = ctx.t("hint.auto") if value is None and arg.kind not in PATH_KINDS else None
+    return gr.Textbox(value="" if value is None else str(value), placeholder=placeholder, **kw)
+
+
 def stage_form(
     ctx: AppContext, spec: StageSpec, overrides: dict[str, Any] | None = None, skip: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """One input component per value of ``spec`` (elem_id ``<stage>-<key>`` for tests and CSS)."""
-    comps: dict[str, Any] = {}
+    """One input component per value of ``spec`` (elem_id ``<stage>-<key>`` for tests and CSS): paths two
+    to a row, short fields four to a row."""
     overrides = overrides or {}
-    for arg in spec.args:
-        if arg.key in skip:
-            continue
-        value = overrides.get(arg.key, arg.default)
-        kw = {"label": arg_label(ctx, spec, arg.key), "elem_id": f"{spec.key}-{arg.key}"}
-        if arg.kind == "bool":
-            comps[arg.key] = gr.Checkbox(value=bool(value), **kw)
-        elif arg.kind == "choice":
-            comps[arg.key] = gr.Dropdown(list(arg.choices), value=value, **kw)
-        elif arg.kind == "device":
-            comps[arg.key] = gr.Dropdown(device_choices(), value=value, allow_custom_value=True, **kw)
-        elif arg.kind in ("int", "float") and not arg.extra:
-            comps[arg.key] = gr.Number(value=value, precision=0 if arg.kind == "int" else None, **kw)
-        else:
-            placeholder = ctx.t("hint.auto") if arg.extra else None
-            comps[arg.key] = gr.Textbox(
-                value="" if value is None else str(value), placeholder=placeholder, **kw
-            )
-    return comps
+    args = [a for a in spec.args if a.key not in skip]
+    paths_ = [a for a in args if a.kind in PATH_KINDS]
+    short = [a for a in args if a.kind not in PATH_KINDS]
+    comps: dict[str, Any] = {}
+    for group in [paths_[i : i + 2] for i in range(0, len(paths_), 2)] + [
+        short[i : i + PER_ROW] for i in range(0, len(short), PER_ROW)
+    ]:
+        with gr.Row():
+            for arg in group:
+                comps[arg.key] = _component(ctx, spec, arg, overrides.get(arg.key, arg.default))
+    return {a.key: comps[a.key] for a in args}  # spec order: the handlers zip values in this order
 
 
 def status_html(ctx: AppContext, st: JobStatus | None, error: str = "") -> str:

@@ -35,7 +35,7 @@ def build_dataprep_tab(ctx: AppContext) -> dict[str, Any]:
             spec = STAGES[stage]
             with gr.Tab(ctx.t(f"stage.{stage}"), id=f"prep-{stage}"):
                 gr.Markdown(ctx.t(f"help.{stage}"))
-                with gr.Row(), gr.Column():
+                with gr.Column():
                     forms[stage] = stage_form(ctx, spec, {"output": default_output(ctx, stage)})
                 panels[stage] = job_panel(ctx, stage)
     asr_list = gr.Textbox(visible=False, elem_id="asr-list-out")

@@ -27,13 +27,12 @@ def experiments(ctx: AppContext) -> list[str]:
 
 
 def pretrained_defaults(ctx: AppContext, version: str) -> dict[str, str]:
+    """The version's pretrained files that are present (absent ones stay empty: training starts from
+    random weights for that part, and the Models tab lists what is missing)."""
     files = pretrained.VERSIONS[version]
     base = ctx.root / "pretrained_models"
-    return {
-        "pretrained_g": str(base / files.sovits_g),
-        "pretrained_d": str(base / files.sovits_d) if files.sovits_d else "",
-        "pretrained": str(base / files.gpt),
-    }
+    found = {"pretrained_g": files.sovits_g, "pretrained_d": files.sovits_d, "pretrained": files.gpt}
+    return {k: str(base / rel) if rel and (base / rel).is_file() else "" for k, rel in found.items()}
 
 
 def train_values(
@@ -94,13 +93,18 @@ def build_train_tab(ctx: AppContext) -> dict[str, Any]:
         versions = list(STAGES["train_sovits"].arg("version").choices)
         version = gr.Dropdown(versions, value="v2", label=ctx.t("arg.version"), elem_id="train-version")
         refresh = gr.Button(ctx.t("train.refresh"), elem_id="train-refresh")
-    defaults = pretrained_defaults(ctx, "v2")
+    defaults = {
+        **pretrained_defaults(ctx, "v2"),
+        "weights_dir": str(ctx.root / "SoVITS_weights"),
+    }
+    gpt_defaults = {**defaults, "weights_dir": str(ctx.root / "GPT_weights")}
     comps: dict[str, Any] = {}
     for stage in ("train_sovits", "train_gpt"):
         with gr.Group():
             gr.Markdown(f"### {ctx.t(f'stage.{stage}')}")
-            with gr.Row(), gr.Column():
-                form = stage_form(ctx, STAGES[stage], defaults, skip=SHARED)
+            with gr.Column():
+                own = defaults if stage == "train_sovits" else gpt_defaults
+                form = stage_form(ctx, STAGES[stage], own, skip=SHARED)
             panel = job_panel(ctx, stage)
             plot = gr.LinePlot(x="step", y="value", color="series", label=ctx.t("train.loss"), height=240)
 
