@@ -11,13 +11,14 @@ import functools
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
+
+from GPT_SoVITS.fileio import atomic_output
 
 
 class AudioError(ValueError):
@@ -131,18 +132,10 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
 
 def save_wav(path: str | os.PathLike, wav: np.ndarray, sr: int, subtype: str = "PCM_16") -> None:
     """Write a wav atomically (temp file in the same folder, then rename). ``wav``: [T] or [C, T]."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = np.asarray(wav, dtype=np.float32)
     data = data.T if data.ndim == 2 else data  # soundfile wants (T, C)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".wav", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path, suffix=".wav") as tmp:
         sf.write(tmp, data, sr, subtype=subtype, format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import io
 import os
 import pickle
 import sys
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any, Literal
 
 import torch
 
+from GPT_SoVITS.fileio import atomic_write_bytes
 from GPT_SoVITS.versions import (
     HEADER_TO_VERSION,
     V2_SYMBOL_COUNT,
@@ -257,20 +257,6 @@ def _to_plain(value: Any) -> Any:
     return value
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _serialise(obj: Any) -> bytes:
     buf = io.BytesIO()
     torch.save(obj, buf, pickle_module=_OfficialPickleModule, pickle_protocol=2)
@@ -287,7 +273,7 @@ def save_gpt(
     """Write a GPT weight file as the official exporter does: fp16, ``model.`` prefix, plain dict config."""
     weight = {(k if k.startswith(GPT_PREFIX) else GPT_PREFIX + k): v for k, v in state_dict.items()}
     obj = collections.OrderedDict(weight=_half(weight), config=_to_plain(config), info=info)
-    _atomic_write(Path(path), _serialise(obj))
+    atomic_write_bytes(Path(path), _serialise(obj))
 
 
 def save_sovits(
@@ -314,7 +300,7 @@ def save_sovits(
     payload = _serialise(obj)
     if header is not None:
         payload = header + payload[2:]
-    _atomic_write(Path(path), payload)
+    atomic_write_bytes(Path(path), payload)
 
 
 # ---------------------------------------------------------------------------------------------------------

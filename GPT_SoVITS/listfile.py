@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from GPT_SoVITS.fileio import atomic_output
 
 # Language modes of inference requests (official names).
 LANGUAGES = ("zh", "en", "ja", "ko", "yue", "all_zh", "all_ja", "all_ko", "all_yue", "auto", "auto_yue")
@@ -143,17 +144,9 @@ def read_entries(
 def write_list(path: str | os.PathLike, entries: Iterable[ListEntry | str], backup: bool = False) -> None:
     """Write atomically (temp file + rename). With ``backup`` the previous file is kept as ``<path>.bak``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = [e.to_line() if isinstance(e, ListEntry) else str(e).rstrip("\r\n") for e in entries]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write("".join(line + "\n" for line in lines))
+    with atomic_output(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8", newline="\n")
         if backup and path.exists():
             bak = path.with_name(path.name + ".bak")
-            bak.unlink(missing_ok=True)
-            os.link(path, bak) if hasattr(os, "link") else bak.write_bytes(path.read_bytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            bak.write_bytes(path.read_bytes())

@@ -73,3 +73,13 @@ def test_clean_text_and_languages() -> None:
     assert normalize_lang("Yue") == "yue"
     with pytest.raises(ValueError, match="unknown language"):
         normalize_lang("fr")
+
+
+def test_written_files_have_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "p.list"
+    write_list(out, [ListEntry("a.wav", "s", "EN", "hi")])
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
