@@ -107,21 +107,6 @@ class SinePositionalEmbedding(nn.Module):
         return self.dropout(x + self.alpha * self.pe[start:end].to(x.dtype))
 
 
-def _single_query_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
-) -> torch.Tensor:
-    """One query per head against the cached keys: (B, H, 1, Dh) x (B, H, S, Dh) -> (B, H, 1, Dh).
-
-    Two small matmuls on the strided cache views: with one query the fused CPU SDPA kernel gains nothing,
-    and with 2 threads its work split cost 3-4x more per layer (173 vs 46 us at S = 300, this CPU).
-    The prefill and training keep SDPA (exact against the golden logits).
-    """
-    scores = torch.matmul(q, k.transpose(-1, -2)).mul_(q.shape[-1] ** -0.5)  # (B, H, 1, S)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return torch.matmul(scores.softmax(-1), v)
-
-
 class SelfAttention(nn.Module):
     """Multi-head self-attention with the parameter layout of ``nn.MultiheadAttention`` (packed q/k/v)."""
 
@@ -153,11 +138,8 @@ class SelfAttention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, Dh)
         if cache is not None:
             k, v = cache.append(layer, k, v)  # (B, H, S, Dh) views of the preallocated buffer
-        if t == 1 and cache is not None:
-            out = _single_query_attention(q, k, v, mask)
-        else:
-            p = self.dropout if self.training else 0.0
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, T, Dh)
+        p = self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, T, Dh)
         return self.out_proj(out.transpose(1, 2).reshape(b, t, d))
 
 
