@@ -6,6 +6,7 @@ unexpected failure answers 500 and the server keeps serving.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -101,7 +102,8 @@ def install_error_handlers(app: FastAPI) -> None:
 def install_auth(app: FastAPI, state: ServerState) -> None:
     @app.middleware("http")
     async def _bearer(request: Request, call_next):
-        authorised = request.headers.get("authorization", "") == f"Bearer {state.token}"
+        given = request.headers.get("authorization", "").encode()
+        authorised = hmac.compare_digest(given, f"Bearer {state.token}".encode())
         if state.token and request.url.path != "/health" and not authorised:
             return error(401, "missing or wrong bearer token")
         return await call_next(request)

@@ -193,12 +193,11 @@ class TTSEngine:
 
     @torch.inference_mode()
     def _make_reference(self, path: str | Path, digest: str, sovits: SoVITSModel) -> PreparedReference:
-        wav16k, window = windowed_reference(path, 16000)
+        (wav16k, wav_sr), window = windowed_reference(path, (16000, sovits.sampling_rate))
         # Official quirk: 0.3 x the SoVITS rate of zeros (9600 samples = 0.6 s at 16 kHz) end the prompt.
         wav16k = torch.cat([torch.from_numpy(wav16k), torch.zeros(int(sovits.sampling_rate * 0.3))])
         ssl = self.hubert.features(wav16k).to(self.dtype)  # [1, 768, frames]
         codes = sovits.model.extract_latent(ssl)  # [1, n_q, frames // 2]
-        wav_sr, _ = windowed_reference(path, sovits.sampling_rate)
         audio = torch.from_numpy(wav_sr)[None]
         peak = float(audio.abs().max())
         if peak > 1:

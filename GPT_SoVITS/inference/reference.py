@@ -146,11 +146,12 @@ def apply_window(wav: np.ndarray, sr: int, window: Window) -> np.ndarray:
     return np.ascontiguousarray(part, dtype=np.float32)
 
 
-def windowed_reference(path: str | Path, sr_out: int) -> tuple[np.ndarray, Window]:
-    """Load, check, window; resampled to ``sr_out``."""
+def windowed_reference(path: str | Path, rates: tuple[int, ...]) -> tuple[list[np.ndarray], Window]:
+    """Load and check once, choose the window, return it resampled to each of ``rates``."""
     wav, sr = load_reference(path)
     window = choose_window(wav, sr)
-    return resample(apply_window(wav, sr, window), sr, sr_out), window
+    part = apply_window(wav, sr, window)
+    return [resample(part, sr, rate) for rate in rates], window
 
 
 K = TypeVar("K")

@@ -111,6 +111,19 @@ def test_upload_presets_and_openai_speech(server: Server, refs: dict[str, Path])
             },
         )
     assert upload.status_code == 200 and upload.content == alice.content
+    # Official /set_refer_audio: later requests without ref_audio_path use that reference.
+    assert (
+        server.get("/set_refer_audio", params={"refer_audio_path": str(refs["voice_a"])}).status_code == 200
+    )
+    body = {
+        "text": TEXT,
+        "text_lang": "zh",
+        "prompt_text": "今天天气很好。",
+        "prompt_lang": "zh",
+        "seed": 11,
+        "max_retries": 0,
+    }
+    assert server.post("/tts", json=body).content == alice.content
 
 
 @pytest.mark.slow
