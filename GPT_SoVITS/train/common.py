@@ -38,6 +38,31 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def rng_state() -> dict[str, Any]:
+    """The random generators' state (dropout masks, slices), stored in training checkpoints."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any] | None, rank: int, seed: int, step: int) -> None:
+    """Rank 0 continues the saved random stream exactly (a resumed run equals an uninterrupted one); other
+    ranks, whose streams were not saved, reseed from (seed, rank, step)."""
+    if state is None or rank != 0:
+        seed_everything(seed + rank + 1000 * step)
+        return
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 # --------------------------------------------------------------------------------------------------------
 # Distributed
 

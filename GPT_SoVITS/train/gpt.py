@@ -31,7 +31,15 @@ from GPT_SoVITS.data.sampler import BucketBatchSampler
 from GPT_SoVITS.data.validate import require_consistent
 from GPT_SoVITS.progress import ProgressLog
 from GPT_SoVITS.train import cli
-from GPT_SoVITS.train.common import CheckpointDir, Metrics, barrier, remove_partials, seed_everything
+from GPT_SoVITS.train.common import (
+    CheckpointDir,
+    Metrics,
+    barrier,
+    remove_partials,
+    restore_rng,
+    rng_state,
+    seed_everything,
+)
 from GPT_SoVITS.train.optim import ScaledAdamLite, WarmupCosine
 
 log = logging.getLogger(__name__)
@@ -118,7 +126,11 @@ def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
     model = build_gpt(cfg.to_dict()).to(ctx.device)
     batch_size = cli.pick_batch_size(args.batch_size, cfg.train.batch_size, len(ds.items), ctx)
     sampler = BucketBatchSampler(ds.lengths, batch_size, None, ctx.world_size, ctx.rank, seed=cfg.train.seed)
-    loader = DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate, num_workers=args.num_workers)
+    # the loader's own generator: creating an epoch iterator must not draw from the global stream (resume)
+    loader_gen = torch.Generator().manual_seed(args.seed)
+    loader = DataLoader(
+        ds, batch_sampler=sampler, collate_fn=ds.collate, num_workers=args.num_workers, generator=loader_gen
+    )
     opt = ScaledAdamLite(model.parameters(), lr=cfg.optimizer.lr)
     o = cfg.optimizer
     sched = WarmupCosine(opt, o.lr_init, o.lr, o.lr_end, o.warmup_steps, o.decay_steps)
@@ -134,6 +146,7 @@ def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
         amp.scaler.load_state_dict(state["scaler"])
         step, opt_steps = int(state["step"]), int(state["opt_steps"])
         epoch, start_batch = int(state["epoch"]), int(state["epoch_batches"])
+        restore_rng(state.get("rng"), ctx.rank, args.seed, step)
         if start_batch >= len(sampler):
             epoch, start_batch = epoch + 1, 0
         log.info("resumed from step %d (epoch %d, batch %d)", step, epoch, start_batch)
@@ -214,6 +227,7 @@ def _save(ckpts, ctx, model, opt, amp, epoch, step, opt_steps, batches, progress
             "step": step,
             "opt_steps": opt_steps,
             "epoch_batches": batches,
+            "rng": rng_state(),
         }
         ckpts.save(step, {"GPT": state})
         if progress:

@@ -30,7 +30,14 @@ from GPT_SoVITS.data.sovits_dataset import SOVITS_BOUNDARIES, SoVITSDataset, col
 from GPT_SoVITS.data.validate import require_consistent
 from GPT_SoVITS.progress import ProgressLog
 from GPT_SoVITS.train import cli
-from GPT_SoVITS.train.common import CheckpointDir, Metrics, barrier, remove_partials, seed_everything
+from GPT_SoVITS.train.common import (
+    CheckpointDir,
+    Metrics,
+    barrier,
+    remove_partials,
+    restore_rng,
+    seed_everything,
+)
 from GPT_SoVITS.train.sovits_step import (
     SoVITSNets,
     all_finite,
@@ -113,7 +120,15 @@ def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
     sampler = BucketBatchSampler(
         ds.lengths, batch_size, list(SOVITS_BOUNDARIES), ctx.world_size, ctx.rank, seed=cfg.train.seed
     )
-    loader = DataLoader(ds, batch_sampler=sampler, collate_fn=collate_sovits, num_workers=args.num_workers)
+    # the loader's own generator: creating an epoch iterator must not draw from the global stream (resume)
+    loader_gen = torch.Generator().manual_seed(args.seed)
+    loader = DataLoader(
+        ds,
+        batch_sampler=sampler,
+        collate_fn=collate_sovits,
+        num_workers=args.num_workers,
+        generator=loader_gen,
+    )
     ckpts = CheckpointDir(exp.root / f"{paths.SOVITS_CKPT_DIR}_{args.version}", ("G", "D"), keep=args.keep)
     if ctx.is_main:
         remove_partials(ckpts.folder)
@@ -121,6 +136,7 @@ def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
     resumed = ckpts.load_latest() if not args.restart else None
     if resumed is not None:
         done_epoch, step, batches = restore_state(nets, amp, resumed[1])
+        restore_rng(resumed[1]["G"].get("rng"), ctx.rank, args.seed, step)
         epoch, start_batch = (done_epoch, batches) if 0 <= batches < len(sampler) else (done_epoch + 1, 0)
         log.info("resumed from step %d (epoch %d, batch %d)", step, epoch, start_batch)
     else:

@@ -23,7 +23,7 @@ from GPT_SoVITS.audio import mel_spectrogram_torch, spec_to_mel_torch
 from GPT_SoVITS.config.sovits import SoVITSConfig
 from GPT_SoVITS.models.sovits import MultiPeriodDiscriminator, build_sovits
 from GPT_SoVITS.models.sovits.losses import discriminator_loss, feature_loss, generator_loss, kl_loss
-from GPT_SoVITS.train.common import Amp
+from GPT_SoVITS.train.common import Amp, rng_state
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,7 @@ def training_state(nets: SoVITSNets, amp: Amp, epoch: int, step: int, epoch_batc
         "step": step,
         "epoch_batches": epoch_batches,
         "scaler": amp.scaler.state_dict(),
+        "rng": rng_state(),
     }
     return {
         "G": {"model": nets.g_core.state_dict(), "optimizer": nets.optim_g.state_dict(), **common},

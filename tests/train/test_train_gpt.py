@@ -83,7 +83,8 @@ def test_kill_and_resume_matches_uninterrupted_run(
 ) -> None:
     """kill -9 at three random steps; each restart resumes from the newest checkpoint and the final
     weights equal those of a run that was never interrupted (training is deterministic here)."""
-    extra = ["--epochs", "3", "--batch-size", "2", "--save-every-steps", "5", "--min-epoch-items", "150"]
+    extra = ["--epochs", "3", "--batch-size", "2", "--save-every-steps", "3", "--min-epoch-items", "60"]
+    extra += ["--name", "exp"]
     ref_exp = Experiment(tmp_path / "ref")
     shutil.copytree(experiment.root, ref_exp.root)
     ref_w = tmp_path / "ref_w"
@@ -96,7 +97,7 @@ def test_kill_and_resume_matches_uninterrupted_run(
     argv = [sys.executable, "-m", MODULE, *gpt_args(experiment, pretrained["gpt"], weights, *extra)]
     rng = random.Random(7)
     third = total // 3
-    targets = [rng.randrange(k * third + 8, (k + 1) * third - 4) for k in range(3)]  # one per third
+    targets = [rng.randrange(k * third + 5, (k + 1) * third - 2) for k in range(3)]  # one per third
     for target in targets:
         before = len(metric_events(experiment))
         proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
