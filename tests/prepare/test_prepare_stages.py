@@ -1,0 +1,96 @@
+"""Formatting stages as subprocesses: bad input refused early, parts, resume, the peak filter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from GPT_SoVITS.data.experiment import Experiment, read_name2semantic, read_name2text
+from GPT_SoVITS.listfile import ListEntry, write_list
+from GPT_SoVITS.progress import read_progress
+from tests.train.synth import clip, run_module
+
+
+def _list(folder: Path, lines: list[str]) -> Path:
+    path = folder / "x.list"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([], "the list is empty"),
+        (["wavs/none.wav|spk|EN|hello"], "audio file not found: wavs/none.wav"),
+        (["wavs/a.wav|spk|XX|hello"], "unknown language code 'XX'"),
+    ],
+)
+@pytest.mark.parametrize("module", ["GPT_SoVITS.prepare.text", "GPT_SoVITS.prepare.hubert"])
+def test_bad_list_is_refused_before_any_model_loads(tmp_path: Path, lines, message, module) -> None:
+    (tmp_path / "wavs").mkdir()
+    sf.write(tmp_path / "wavs" / "a.wav", clip(1.0, 120), 32000)
+    exp = tmp_path / "exp"
+    # model folders that do not exist: the list must be refused before they are looked at
+    flag = "--bert" if module.endswith("text") else "--hubert"
+    r = run_module(
+        module, "--exp", exp, "--list", _list(tmp_path, lines), flag, tmp_path / "nope", "--device", "cpu"
+    )
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and "x.list" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert read_progress(exp)[-1]["ok"] is False
+
+
+def test_part_flag_is_validated(tmp_path: Path) -> None:
+    r = run_module(
+        "GPT_SoVITS.prepare.text", "--exp", tmp_path, "--list", tmp_path / "x.list", "--part", "2/2"
+    )
+    assert r.returncode == 2 and "--part" in r.stderr
+
+
+@pytest.mark.slow
+def test_stages_in_parts_resume_and_drop_loud_clips(speech, tiny_models, tmp_path: Path) -> None:
+    list_path, entries = speech
+    folder = list_path.parent
+    # a clip louder than the official limit (peak > 2.2 after decoding) is dropped by the hubert stage
+    loud = folder / "wavs" / "loud.wav"
+    sf.write(loud, np.clip(clip(1.2, 150) * 6.0, -3, 3).astype(np.float32), 32000, subtype="FLOAT")
+    small = [*entries[:3], *entries[-3:], ListEntry("wavs/loud.wav", "spk", "EN", "It is loud.")]
+    lp = folder / "small.list"
+    write_list(lp, small)
+    exp = Experiment(tmp_path / "exp")
+    common = ["--exp", exp.root, "--list", lp, "--device", "cpu"]
+    for part in ("0/2", "1/2"):
+        r = run_module("GPT_SoVITS.prepare.text", *common, "--bert", tiny_models["bert"], "--part", part)
+        assert r.returncode == 0, r.stderr
+    assert "waiting for the other parts" not in r.stdout  # the second part merged both
+    text = read_name2text(exp.name2text)
+    assert list(text) == [Path(e.path).name for e in small]  # list order kept across parts
+    assert not exp.text_part(0).exists() and not exp.text_part(1).exists()
+    assert sorted(exp.bert_names()) == ["zh_00.wav", "zh_01.wav", "zh_02.wav"]
+    for name in exp.bert_names():
+        assert torch.load(exp.bert_path(name)).shape == (1024, len(text[name].phones))
+    r = run_module("GPT_SoVITS.prepare.hubert", *common, "--hubert", tiny_models["hubert"])
+    assert r.returncode == 0, r.stderr
+    assert "loud.wav: dropped: peak" in r.stdout and "1 dropped" in r.stdout
+    assert exp.read_dropped()["loud.wav"][0] == "hubert"
+    assert "loud.wav" not in exp.hubert_names() and len(exp.hubert_names()) == 6
+    wav, sr = sf.read(exp.wav_path("zh_00.wav"), dtype="int16")
+    assert sr == 32000 and wav.dtype == np.int16
+    ssl = torch.load(exp.hubert_path("zh_00.wav"))
+    assert ssl.shape[:2] == (1, 768) and abs(ssl.shape[2] - len(wav) / 640) <= 1  # 50 Hz features
+    # resumable: a second run does nothing new and leaves the files alone
+    mtime = exp.hubert_path("zh_00.wav").stat().st_mtime_ns
+    r = run_module("GPT_SoVITS.prepare.hubert", *common, "--hubert", tiny_models["hubert"])
+    assert r.returncode == 0 and "0 clip(s) processed, 6 already done" in r.stdout
+    assert exp.hubert_path("zh_00.wav").stat().st_mtime_ns == mtime
+    r = run_module("GPT_SoVITS.prepare.semantic", *common, "--pretrained-sovits", tiny_models["sovits"])
+    assert r.returncode == 0, r.stderr
+    codes = read_name2semantic(exp.name2semantic)
+    assert sorted(codes) == sorted(exp.hubert_names())
+    assert exp.name2semantic.read_text(encoding="utf-8").startswith("item_name\tsemantic_audio\n")
+    assert all(len(c) == torch.load(exp.hubert_path(n)).shape[2] // 2 for n, c in codes.items())
