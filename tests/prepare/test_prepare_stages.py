@@ -82,7 +82,7 @@ def test_stages_in_parts_resume_and_drop_loud_clips(speech, tiny_models, tmp_pat
     wav, sr = sf.read(exp.wav_path("zh_00.wav"), dtype="int16")
     assert sr == 32000 and wav.dtype == np.int16
     ssl = torch.load(exp.hubert_path("zh_00.wav"))
-    assert ssl.shape[:2] == (1, 768) and abs(ssl.shape[2] - len(wav) / 640) <= 1  # 50 Hz features
+    assert ssl.shape[:2] == (1, 768) and abs(ssl.shape[2] - len(wav) / 640) < 2  # 50 Hz features
     # resumable: a second run does nothing new and leaves the files alone
     mtime = exp.hubert_path("zh_00.wav").stat().st_mtime_ns
     r = run_module("GPT_SoVITS.prepare.hubert", *common, "--hubert", tiny_models["hubert"])
