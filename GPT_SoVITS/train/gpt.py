@@ -35,6 +35,7 @@ from GPT_SoVITS.train.common import (
     CheckpointDir,
     Metrics,
     barrier,
+    find_batch_size,
     remove_partials,
     restore_rng,
     rng_state,
@@ -44,6 +45,7 @@ from GPT_SoVITS.train.optim import ScaledAdamLite, WarmupCosine
 
 log = logging.getLogger(__name__)
 STAGE = "train.gpt"
+BATCH_KEYS = ("phoneme_ids", "phoneme_ids_len", "semantic_ids", "semantic_ids_len", "bert_feature")
 
 
 class TrainForward(nn.Module):
@@ -125,6 +127,17 @@ def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
     ds = GPTDataset(exp, cli.phone_mapper(args.version), cfg.data, min_items=args.min_epoch_items)
     model = build_gpt(cfg.to_dict()).to(ctx.device)
     batch_size = cli.pick_batch_size(args.batch_size, cfg.train.batch_size, len(ds.items), ctx)
+    if args.batch_size == "auto":
+        longest = sorted(range(len(ds)), key=lambda i: -ds.lengths[i])
+
+        def probe(bs: int) -> None:  # forward + backward on the longest items, no update
+            b = {k: v.to(ctx.device) for k, v in ds.collate([ds[i] for i in longest[:bs]]).items()}
+            with amp.autocast():
+                loss, _ = model.forward_train(*(b[k] for k in BATCH_KEYS))
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+
+        batch_size = find_batch_size(probe, batch_size, ctx.device)
     sampler = BucketBatchSampler(ds.lengths, batch_size, None, ctx.world_size, ctx.rank, seed=cfg.train.seed)
     # the loader's own generator: creating an epoch iterator must not draw from the global stream (resume)
     loader_gen = torch.Generator().manual_seed(args.seed)
@@ -163,6 +176,11 @@ def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
         progress.write("start", stage=STAGE, total=total, step=step, epoch=epoch, batch_size=batch_size)
     metrics = Metrics(progress, ckpts.folder if ctx.is_main else None, total)
     accumulate = max(1, cfg.train.accumulate_grad_batches)
+    sampler_fn = None
+    if ctx.is_main and args.sample_sovits is not None and not args.no_sample:
+        from GPT_SoVITS.train.gpt_sample import GPTSampler
+
+        sampler_fn = GPTSampler(args.sample_sovits, ctx.device)
     model.train()
     last: dict[str, float] = {}
     stop = False
@@ -211,6 +229,10 @@ def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
                 path = export(model, cfg, args, epoch)
                 if progress:
                     progress.write("saved", path=str(path), epoch=epoch, step=step)
+                if sampler_fn is not None:
+                    wav_path = sampler_fn(model, ds, exp, metrics, epoch, step)
+                    if progress:
+                        progress.write("sample", path=str(wav_path))
         epoch += 1
     metrics.close()
     final = last.get("loss/total", float("nan"))
@@ -244,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--dpo", action="store_true", help="add the DPO loss on rejected (span-corrupted) sequences"
+    )
+    p.add_argument(
+        "--sample-sovits", type=Path, default=None, help="SoVITS weights for a sample synthesis at each save"
     )
     p.add_argument("--accumulate", type=int, default=None, help="batches per optimiser step (official: 4)")
     return p

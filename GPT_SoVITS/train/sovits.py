@@ -34,6 +34,7 @@ from GPT_SoVITS.train.common import (
     CheckpointDir,
     Metrics,
     barrier,
+    find_batch_size,
     remove_partials,
     restore_rng,
     seed_everything,
@@ -117,6 +118,13 @@ def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
     ds = SoVITSDataset(exp, names, to_ids, cfg.data, args.min_epoch_items)
     nets = build_nets(cfg, ctx.device)
     batch_size = cli.pick_batch_size(args.batch_size, cfg.train.batch_size, len(ds.items), ctx)
+    if args.batch_size == "auto":
+        longest = sorted(range(len(ds)), key=lambda i: -ds.lengths[i])
+
+        def probe(bs: int) -> None:  # forward + backward on the longest clips, no update
+            train_step(nets, collate_sovits([ds[i] for i in longest[:bs]]), cfg, amp, update=False)
+
+        batch_size = find_batch_size(probe, batch_size, ctx.device)
     sampler = BucketBatchSampler(
         ds.lengths, batch_size, list(SOVITS_BOUNDARIES), ctx.world_size, ctx.rank, seed=cfg.train.seed
     )

@@ -113,9 +113,12 @@ def _slice(x: torch.Tensor, starts: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def train_step(
-    nets: SoVITSNets, batch: tuple[torch.Tensor, ...], cfg: SoVITSConfig, amp: Amp
+    nets: SoVITSNets, batch: tuple[torch.Tensor, ...], cfg: SoVITSConfig, amp: Amp, update: bool = True
 ) -> dict[str, float]:
-    """One official generator + discriminator update; returns the loss values (floats)."""
+    """One official generator + discriminator update; returns the loss values (floats).
+
+    ``update=False`` runs forward and backward only and drops the gradients (a memory probe).
+    """
     device = next(nets.g_core.parameters()).device
     ssl, _ssl_len, spec, spec_len, y, _y_len, text, text_len = (
         t.to(device, non_blocking=True) for t in batch
@@ -145,8 +148,9 @@ def train_step(
         loss_disc, _, _ = discriminator_loss(real, fake)
     nets.optim_d.zero_grad(set_to_none=True)
     amp.scaler.scale(loss_disc).backward()
-    amp.scaler.unscale_(nets.optim_d)
-    amp.scaler.step(nets.optim_d)
+    if update:
+        amp.scaler.unscale_(nets.optim_d)
+        amp.scaler.step(nets.optim_d)
 
     with amp.autocast():
         _, fake, fmap_r, fmap_g = nets.d(y, y_hat)
@@ -157,9 +161,13 @@ def train_step(
         loss_all = loss_gen + loss_fm + loss_mel + kl_ssl.float() + loss_kl
     nets.optim_g.zero_grad(set_to_none=True)
     amp.scaler.scale(loss_all).backward()
-    amp.scaler.unscale_(nets.optim_g)
-    amp.scaler.step(nets.optim_g)
-    amp.scaler.update()
+    if update:
+        amp.scaler.unscale_(nets.optim_g)
+        amp.scaler.step(nets.optim_g)
+        amp.scaler.update()
+    else:
+        nets.optim_d.zero_grad(set_to_none=True)
+        nets.optim_g.zero_grad(set_to_none=True)
     values = {
         "loss/d/total": loss_disc,
         "loss/g/total": loss_all,

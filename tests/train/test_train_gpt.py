@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from GPT_SoVITS.checkpoints import load_gpt
@@ -154,6 +156,21 @@ def test_ddp_two_gloo_processes(experiment: Experiment, pretrained, tmp_path: Pa
     metrics = metric_events(experiment)
     assert metrics and metrics[-1]["step"] == 3  # 6 items over 2 ranks with batch 1: 3 steps each
     assert [e["event"] for e in read_progress(experiment.root)].count("end") == 1  # rank 0 reports alone
+
+
+def test_auto_batch_size_and_sample_synthesis(experiment: Experiment, pretrained, tmp_path: Path) -> None:
+    r = run_module(
+        MODULE,
+        *gpt_args(experiment, pretrained["gpt"], tmp_path / "w", "--epochs", "1", "--batch-size", "auto"),
+        "--sample-sovits",
+        pretrained["sovits"],
+    )
+    assert r.returncode == 0, r.stderr
+    start = next(e for e in read_progress(experiment.root) if e["event"] == "start")
+    assert start["batch_size"] == 4  # the config's, capped at the data (6 items) on CPU
+    sample = next(e["path"] for e in read_progress(experiment.root) if e["event"] == "sample")
+    wav, sr = sf.read(sample)
+    assert sr == 32000 and len(wav) >= 640 and np.isfinite(wav).all()
 
 
 def test_dpo_loss_trains(experiment: Experiment, pretrained, tmp_path: Path) -> None:
