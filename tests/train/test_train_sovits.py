@@ -88,3 +88,31 @@ def test_two_epochs_export_official_weights(experiment: Experiment, pretrained, 
     assert sorted(p.name for p in ckpt_dir.glob("*.pth")) == ["D_1.pth", "D_2.pth", "G_1.pth", "G_2.pth"]
     g = torch.load(ckpt_dir / "G_2.pth", map_location="cpu", weights_only=False)
     assert g["iteration"] == 2 and "optimizer" in g and "model" in g  # official utils.save_checkpoint keys
+
+
+@pytest.mark.slow
+def test_ddp_two_gloo_processes(experiment: Experiment, pretrained, tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.train.synth import REPO
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun, "torchrun is installed with torch"
+    weights = tmp_path / "w"
+    argv = [
+        torchrun, "--standalone", "--nnodes", "1", "--nproc-per-node", "2", "-m", MODULE,
+        "--exp", str(experiment.root), "--pretrained-g", str(pretrained["sovits"]),
+        "--weights-dir", str(weights), "--device", "cpu", "--epochs", "1", "--batch-size", "3",
+        "--min-epoch-items", "0", "--log-interval", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(argv, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ckpt = load_sovits(weights / "exp_e1_s1.pth")  # 6 clips over 2 ranks with batch 3: one step
+    assert ckpt.info == "1epoch_1iteration" and not any("enc_q" in k for k in ckpt.weight)
+    events = read_progress(experiment.root)
+    assert [e["step"] for e in events if e["event"] == "metric"] == [1]
+    assert [e["event"] for e in events].count("end") == 1  # rank 0 reports alone
