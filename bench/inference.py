@@ -40,6 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--tokens", type=int, default=50, help="semantic tokens generated per segment (25 per second)"
     )
+    p.add_argument(
+        "--text-chars", type=int, default=200, help="use the first N characters of the text (smoke runs)"
+    )
     p.add_argument("--cut", default="cut5", choices=[f"cut{i}" for i in range(6)], help="text split method")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="model precision")
@@ -170,15 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         t0 = time.perf_counter()
         gpt, sovits, bert, hubert = build_models(folder, TEXT)
-        guard = GuardConfig(
-            max_tokens_per_phone=0.0, slack_tokens=args.tokens - 1
-        )  # stop at exactly N tokens
+        # token limit N - 1: the decoder yields one token past the limit, so every segment has exactly N
+        guard = GuardConfig(max_tokens_per_phone=0.0, slack_tokens=args.tokens - 1)
         engine = TTSEngine(gpt, sovits, bert, hubert, args.device, args.precision, guard=guard)
         print(f"models built and loaded in {time.perf_counter() - t0:.1f} s")
         mask_eos(engine.gpt.model)
         ref = reference_clip(folder / "ref.wav")
+        text = TEXT[: args.text_chars]
         req = TTSRequest(
-            text=TEXT,
+            text=text,
             text_lang="zh",
             ref_audio_path=str(ref),
             prompt_text=PROMPT,
@@ -192,10 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         engine.prepare_reference(ref)
         ref_s = time.perf_counter() - t
         engine.synthesize(
-            req.replace(text=TEXT[:12])
+            req.replace(text=text[:12])
         )  # warm-up: first-call allocations, frontend dictionaries
+        before = (read_bandwidth(engine.device), sgemm_rate(engine.device, engine.dtype))
         result = engine.synthesize(req)
-        report(args, engine, result, ref_s)
+        t = time.perf_counter()
+        next(iter(engine.stream(req.replace(streaming_mode=3, min_chunk_length=16))))
+        first_chunk = time.perf_counter() - t
+        report(args, engine, result, ref_s, before, first_chunk)
     return 0
 
 
@@ -227,7 +234,8 @@ def report(args: argparse.Namespace, engine, result, ref_s: float, before: tuple
         f"{device}, {str(engine.dtype).removeprefix('torch.')}, {torch.get_num_threads()} threads"
     )
     print(
-        f"text: {len(TEXT)} characters, {args.cut}: {len(result.segments)} segments x {args.tokens} tokens "
+        f"text: {len(TEXT[: args.text_chars])} characters, {args.cut}: {len(result.segments)} segments "
+        f"x {args.tokens} tokens "
         f"= {n_tokens} tokens, {result.duration:.1f} s of audio"
     )
     print(
