@@ -164,7 +164,7 @@ def run_main(
             remove_partials(Path(folder))
     try:
         message = run(args, progress)
-    except (TrainError, ExperimentError, CheckpointError, ListFileError) as e:
+    except (TrainError, ExperimentError, CheckpointError, ListFileError, FileNotFoundError) as e:
         if progress:
             progress.write("end", stage=stage, ok=False, message=str(e))
         print(f"error: {e}", file=sys.stderr)

@@ -144,11 +144,16 @@ def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
     resumed = ckpts.load_latest() if not args.restart else None
     if resumed is not None:
         done_epoch, step, batches = restore_state(nets, amp, resumed[1])
+        step = step if step >= 0 else done_epoch * len(sampler)  # official resume: (epoch - 1) * len(loader)
         restore_rng(resumed[1]["G"].get("rng"), ctx.rank, args.seed, step)
         epoch, start_batch = (done_epoch, batches) if 0 <= batches < len(sampler) else (done_epoch + 1, 0)
         log.info("resumed from step %d (epoch %d, batch %d)", step, epoch, start_batch)
     else:
-        for note in load_pretrained(nets, args.pretrained_g, args.pretrained_d):
+        try:
+            notes = load_pretrained(nets, args.pretrained_g, args.pretrained_d)
+        except ValueError as e:
+            raise cli.TrainError(str(e)) from e
+        for note in notes:
             if progress:
                 progress.write("note", message=note)
     if ctx.distributed:

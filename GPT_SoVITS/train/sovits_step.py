@@ -83,7 +83,10 @@ def load_pretrained(nets: SoVITSNets, g_path: Path | None, d_path: Path | None) 
         weight = {k: v.float() for k, v in load_sovits(g_path).weight.items()}
         notes.append(_load_into(nets.g_core, weight, g_path))
     if d_path is not None:
-        state = torch.load(d_path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(d_path, map_location="cpu", weights_only=True)
+        except Exception as e:  # a pickle with code or a damaged file: refuse, naming it
+            raise ValueError(f"{d_path}: not a readable discriminator weight file ({e})") from e
         weight = state.get("weight", state.get("model", state)) if isinstance(state, Mapping) else state
         notes.append(_load_into(nets.d_core, {k: v.float() for k, v in weight.items()}, d_path))
     return notes
@@ -211,4 +214,5 @@ def restore_state(
     if "scaler" in states["G"]:
         amp.scaler.load_state_dict(states["G"]["scaler"])
     g = states["G"]
-    return int(g["iteration"]), int(g.get("step", 0)), int(g.get("epoch_batches", -1))
+    # official files carry only the finished epoch ("iteration"): step -1 = "count it from the epoch"
+    return int(g["iteration"]), int(g.get("step", -1)), int(g.get("epoch_batches", -1))
