@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -55,17 +56,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def resolve_auth(auth_spec: str | None, share: bool) -> tuple[list[tuple[str, str]] | None, str]:
+    """(logins, message to print). A public link always gets a login: a generated password if none."""
+    auth = parse_auth(auth_spec) if auth_spec else None
+    if share and auth is None:
+        password = secrets.token_urlsafe(12)
+        return [
+            ("admin", password)
+        ], f"--share without --auth: log in as user 'admin' with password {password}"
+    return auth, ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        auth = parse_auth(args.auth) if args.auth else None
+        auth, message = resolve_auth(args.auth, args.share)
     except AuthError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.share and auth is None:
-        password = secrets.token_urlsafe(12)
-        auth = [("admin", password)]
-        print(f"--share without --auth: log in as user 'admin' with password {password}", flush=True)
+    if message:
+        print(message, flush=True)
+    # SIGTERM ends like Ctrl+C, so the exit handlers stop running jobs and the API process with the UI
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

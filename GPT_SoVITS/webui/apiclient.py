@@ -10,11 +10,13 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from GPT_SoVITS.webui.runner import RUNNING, JobRunner
 
@@ -151,6 +153,70 @@ class ApiServer:
         except httpx.HTTPError as e:
             raise ApiError(f"/tts: {e}") from e
         return TTSResult(r.content, r.headers.get("content-type", ""), dict(r.headers))
+
+    def tts_stream(self, settings: ApiSettings, request: dict[str, Any]) -> Iterator[tuple[int, np.ndarray]]:
+        """POST /tts with per-segment streaming; yields (sample rate, int16 samples) as they arrive."""
+        self.ensure(settings)
+        body = {**request, "streaming_mode": 1, "media_type": "wav"}
+        try:
+            with httpx.stream("POST", f"{self.base_url}/tts", json=body, timeout=3600.0) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    self._check(r)
+                yield from WavStream().feed_all(r.iter_bytes())
+        except httpx.HTTPError as e:
+            raise ApiError(f"/tts (streaming): {e}") from e
+
+
+class WavStream:
+    """Parses a streamed WAV (one RIFF header whose sizes are unknown, then int16 frames) chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.sr: int | None = None
+        self.channels = 1
+        self.in_data = False
+
+    def _header(self) -> bool:
+        """Consume the header once it is complete; False while more bytes are needed."""
+        if len(self.buf) < 12:
+            return False
+        if self.buf[:4] != b"RIFF" or self.buf[8:12] != b"WAVE":
+            raise ApiError("the streamed audio is not WAV")
+        pos = 12
+        while len(self.buf) >= pos + 8:
+            cid, size = self.buf[pos : pos + 4], int.from_bytes(self.buf[pos + 4 : pos + 8], "little")
+            if cid == b"data":
+                self.buf, self.in_data = self.buf[pos + 8 :], True
+                return True
+            if len(self.buf) < pos + 8 + size:
+                return False
+            if cid == b"fmt ":
+                fmt = self.buf[pos + 8 : pos + 8 + size]
+                self.channels = int.from_bytes(fmt[2:4], "little")
+                self.sr = int.from_bytes(fmt[4:8], "little")
+                if int.from_bytes(fmt[14:16], "little") != 16:
+                    raise ApiError("the streamed WAV is not 16-bit PCM")
+            pos += 8 + size + (size & 1)
+        return False
+
+    def feed(self, data: bytes) -> tuple[int, np.ndarray] | None:
+        self.buf += data
+        if not self.in_data and not self._header():
+            return None
+        frame = 2 * self.channels
+        usable = len(self.buf) - len(self.buf) % frame
+        if usable == 0 or self.sr is None:
+            return None
+        samples = np.frombuffer(self.buf[:usable], dtype="<i2").reshape(-1, self.channels)
+        self.buf = self.buf[usable:]
+        return self.sr, samples[:, 0] if self.channels == 1 else samples
+
+    def feed_all(self, chunks: Iterable[bytes]) -> Iterator[tuple[int, np.ndarray]]:
+        for data in chunks:
+            out = self.feed(data)
+            if out is not None:
+                yield out
 
 
 def save_result(result: TTSResult, out_dir: Path, stem: str) -> Path:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,15 +40,19 @@ CSS = """
 """
 
 
-def make_context(
-    lang: str = "auto", root: Path | None = None, api_args: list[str] | None = None
-) -> AppContext:
+def make_context(lang: str = "auto", root: Path | None = None) -> AppContext:
     """The shared state of one app: language, job runner (jobs under ``<root>/logs/webui-jobs``), API."""
     root = Path(root or paths.REPO_ROOT).resolve()
     runner = JobRunner(root / "logs" / "webui-jobs", cwd=paths.REPO_ROOT)
     ctx = AppContext(t=I18n(lang), runner=runner, root=root)
-    ctx.api = ApiServer(runner, api_args)
+    # the API may read references the browser uploaded (Gradio's temp folder) and files under the root
+    ctx.api = ApiServer(runner, allowed_roots=[str(root), gradio_upload_dir(), str(paths.REPO_ROOT)])
     return ctx
+
+
+def gradio_upload_dir() -> str:
+    """Where Gradio stores files the browser uploads (GRADIO_TEMP_DIR, else <tmp>/gradio)."""
+    return os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
 
 
 def _jobs_table(ctx: AppContext) -> list[list[Any]]:

@@ -116,3 +116,53 @@ def test_two_sessions_do_not_see_each_others_rows(browser, webui: WebUI, tmp_pat
     assert b.read_text(encoding="utf-8").splitlines()[1].endswith("|beta edited")
     ctx_a.close()
     ctx_b.close()
+
+
+def test_standalone_subfix_opens_the_list_given_on_the_command_line(browser, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    from tests.browser.conftest import REPO, free_port
+
+    lst = make_list(tmp_path / "clips", "solo", 3, "solo")
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "subfix",
+        "--list",
+        str(lst),
+        "--port",
+        str(port),
+        "--rows",
+        "2",
+        "--lang",
+        "en_US",
+    ]
+    log = (tmp_path / "subfix.log").open("wb")
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    tmp_path / "subfix.log"
+                ).read_text()
+                time.sleep(0.5)
+        page = browser.new_page()
+        page.goto(url)
+        expect(page.locator("#subfix-info")).to_contain_text("Page 1/2")
+        expect(text_box(page, 1)).to_have_value("solo 1 text")
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()

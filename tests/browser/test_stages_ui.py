@@ -24,7 +24,9 @@ def recording(path: Path, sentences: list[str]) -> Path:
     parts = []
     for i, text in enumerate(sentences):
         raw = path.parent / f"s{i}.wav"
-        subprocess.run([espeak, "-v", "en-us", "-s", "140", "-w", str(raw), text], check=True, capture_output=True)
+        subprocess.run(
+            [espeak, "-v", "en-us", "-s", "140", "-w", str(raw), text], check=True, capture_output=True
+        )
         wav, sr = sf.read(raw, dtype="float32")
         raw.unlink()
         parts += [wav, np.zeros(sr, np.float32)]
@@ -32,17 +34,17 @@ def recording(path: Path, sentences: list[str]) -> Path:
     return path
 
 
-def field(page, elem_id: str):  # noqa: ANN001, ANN201
+def field(page, elem_id: str):
     return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
 
 
-def choose(page, elem_id: str, value: str) -> None:  # noqa: ANN001
+def choose(page, elem_id: str, value: str) -> None:
     page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=value, exact=True).click()
+    page.locator(f"#{elem_id}").get_by_role("option", name=value, exact=True).click()
 
 
-def run_stage(page, stage: str, timeout_ms: int = 120_000, state: str = "succeeded") -> None:  # noqa: ANN001
-    """Click the stage's start button and wait until *this* job (not one shown from before) ends in ``state``."""
+def run_stage(page, stage: str, timeout_ms: int = 120_000, state: str = "succeeded") -> None:
+    """Click the stage's start button; wait until *this* job (not one shown from before) ends in ``state``."""
     from playwright.sync_api import expect
 
     status = page.locator(f"#{stage}-status .job-status")
@@ -52,7 +54,9 @@ def run_stage(page, stage: str, timeout_ms: int = 120_000, state: str = "succeed
     expect(status).to_have_attribute("data-state", state, timeout=timeout_ms)
 
 
-def test_failing_stage_shows_its_reason_and_the_app_stays_usable(browser, webui: WebUI, tmp_path: Path) -> None:  # noqa: ANN001
+def test_failing_stage_shows_its_reason_and_the_app_stays_usable(
+    browser, webui: WebUI, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     rec_dir = tmp_path / "raw"
@@ -88,7 +92,7 @@ def test_failing_stage_shows_its_reason_and_the_app_stays_usable(browser, webui:
     page.close()
 
 
-def test_slice_asr_then_label_with_the_real_whisper(browser, webui: WebUI, tmp_path: Path) -> None:  # noqa: ANN001
+def test_slice_asr_then_label_with_the_real_whisper(browser, webui: WebUI, tmp_path: Path) -> None:
     """Recording -> slice -> ASR (faster-whisper base assembled from the PyPI parts) -> the label editor."""
     from playwright.sync_api import expect
 
@@ -99,7 +103,10 @@ def test_slice_asr_then_label_with_the_real_whisper(browser, webui: WebUI, tmp_p
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, timeout=300)
     rec_dir = tmp_path / "raw"
     rec_dir.mkdir()
-    sentences = ["Hello there, this is the first sentence of my voice.", "The second sentence talks about the weather."]
+    sentences = [
+        "Hello there, this is the first sentence of my voice.",
+        "The second sentence talks about the weather.",
+    ]
     recording(rec_dir / "talk.wav", sentences)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(webui.url)
@@ -113,7 +120,19 @@ def test_slice_asr_then_label_with_the_real_whisper(browser, webui: WebUI, tmp_p
     field(page, "asr-output").fill(str(tmp_path / "asr"))
     field(page, "asr-model").fill(str(model))
     choose(page, "asr-language", "en")
-    run_stage(page, "asr", timeout_ms=300_000)
+    status = page.locator("#asr-status .job-status")
+    before = status.get_attribute("data-job") or ""
+    page.locator("#asr-start").click()
+    expect(status).not_to_have_attribute("data-job", before, timeout=30_000)
+    job = status.get_attribute("data-job")
+    # a reloaded page finds the job again (running or, if it was quick, finished) in its tab
+    page.reload()
+    page.get_by_role("tab", name="ASR").click()
+    expect(status).to_have_attribute("data-job", job)
+    expect(status).to_have_attribute("data-state", "succeeded", timeout=300_000)
+    page.get_by_role("tab", name="Jobs").click()
+    expect(page.locator("#jobs-table")).to_contain_text(job)
+    page.get_by_role("tab", name="1. Data prep").click()
     # the list ASR wrote is handed to the label editor
     page.get_by_role("tab", name="2. Label (SubFix)").click()
     list_path = tmp_path / "asr" / "sliced.list"
@@ -132,7 +151,7 @@ def test_slice_asr_then_label_with_the_real_whisper(browser, webui: WebUI, tmp_p
     [("3. Format", "format"), ("4. Train", "train"), ("5. Inference", "inference"), ("Models", "models"),
      ("Jobs", "jobs")],
 )  # fmt: skip
-def test_screenshot_of_each_tab(browser, webui: WebUI, tab: str, name: str) -> None:  # noqa: ANN001
+def test_screenshot_of_each_tab(browser, webui: WebUI, tab: str, name: str) -> None:
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

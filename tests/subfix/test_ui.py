@@ -99,3 +99,13 @@ def test_render_shows_invalid_rows_read_only(doc: editor.Document) -> None:
     label0, text0, audio0, image0, _ = out[1:6]
     assert 'data-row="3"' in label0 and text0["value"] == "line 3 text" and Path(audio0).is_file()
     assert image0.size == (240, 56)
+
+
+def test_standalone_cli_refuses_a_missing_list(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "subfix", "--list", str(tmp_path / "none.list")]
+    out = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=repo, timeout=60)
+    assert out.returncode == 2 and "none.list: no such .list file" in out.stderr

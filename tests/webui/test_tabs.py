@@ -164,6 +164,24 @@ def test_inference_request_and_weight_scan(tmp_path: Path) -> None:
     ]
 
 
+def test_phoneme_preview_applies_overrides_without_torch() -> None:
+    code = (
+        "import sys, json; from GPT_SoVITS.webui.tabs.inference import phoneme_preview; "
+        "rows = phoneme_preview('I {read|R EH1 D} books.', 'en'); "
+        "print(json.dumps({'rows': rows, 'torch': 'torch' in sys.modules}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not info["torch"]
+    (lang, norm, phones, _backend), *_ = info["rows"]
+    assert lang == "en" and "read" in norm and "R EH1 D" in phones
+    with pytest.raises(ValueError, match="type a text"):
+        inference.phoneme_preview("  ", "en")
+
+
 def test_models_tab(tmp_path: Path) -> None:
     (tmp_path / "chinese-hubert-base").mkdir()
     (tmp_path / "chinese-hubert-base" / "config.json").write_text("{}")
@@ -216,6 +234,11 @@ def test_launcher_auth(tmp_path: Path) -> None:
     f.write_text("alice\n")
     with pytest.raises(webui.AuthError, match=r"users\.txt:1"):
         webui.parse_auth(str(f))
+    logins, message = webui.resolve_auth(None, share=True)
+    assert logins[0][0] == "admin" and len(logins[0][1]) >= 12 and logins[0][1] in message
+    assert webui.resolve_auth(None, share=True)[0] != logins  # a new password each start
+    assert webui.resolve_auth("u:p", share=True) == ([("u", "p")], "")
+    assert webui.resolve_auth(None, share=False) == (None, "")
     out = subprocess.run(
         [sys.executable, "webui.py", "--auth", "nopassword"],
         check=False,
@@ -225,3 +248,20 @@ def test_launcher_auth(tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 2 and "expected user:password" in out.stderr
+
+
+@pytest.mark.parametrize("step", [1, 7, 4096])
+def test_streamed_wav_is_parsed_chunk_by_chunk(step: int) -> None:
+    import io
+
+    from GPT_SoVITS.webui.apiclient import ApiError, WavStream
+
+    wav = (np.sin(np.arange(8000) / 7.0) * 20000).astype(np.int16)
+    buf = io.BytesIO()
+    sf.write(buf, wav, 24000, format="WAV", subtype="PCM_16")
+    data = buf.getvalue()
+    out = list(WavStream().feed_all(data[i : i + step] for i in range(0, len(data), step)))
+    assert {sr for sr, _ in out} == {24000}
+    assert np.array_equal(np.concatenate([c for _, c in out]), wav)
+    with pytest.raises(ApiError, match="not WAV"):
+        list(WavStream().feed_all([b"OggS" + bytes(40)]))

@@ -205,7 +205,8 @@ def wire_reattach(ctx: AppContext, demo: gr.Blocks) -> None:
 
         def on_load(keys: tuple[str, ...] = keys) -> tuple:
             job_id = latest_job(ctx, keys)
-            html_, tail, running, _ = poll_job(ctx, job_id)
-            return job_id, html_, tail, gr.Timer(active=running)
+            html_, tail, _running, _ = poll_job(ctx, job_id)
+            # one tick at least: it hands a finished job's outputs to the next tabs again, then stops
+            return job_id, html_, tail, gr.Timer(active=job_id is not None)
 
         demo.load(on_load, None, [panel.job, panel.status, panel.log, panel.timer])

@@ -5,10 +5,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
+import soundfile as sf
 
 from GPT_SoVITS import paths
 from GPT_SoVITS.inference.request import CUT_METHODS, V2_LANGUAGES, RequestError, TTSRequest
@@ -86,6 +89,17 @@ def build_request(
     return req.to_dict()
 
 
+def phoneme_preview(text: str, mode: str, version: str = "v2") -> list[list[str]]:
+    """Rows (language, normalised text, phonemes, G2P backend) of what the model will read; ``{word|reading}``
+    overrides in the text are applied as the engine applies them."""
+    from GPT_SoVITS.text.frontend import preview
+
+    if not (text or "").strip():
+        raise ValueError("type a text to preview")
+    runs = preview(text, mode, version)
+    return [[r["language"], r["norm_text"], " ".join(r["phones"]), str(r.get("backend", ""))] for r in runs]
+
+
 def transcribe(ctx: AppContext, ref_audio: str | None, language: str, timeout_s: float = 600) -> str:
     """Run the ASR stage on the reference clip alone and return its text (raises ValueError on failure)."""
     if not ref_audio:
@@ -103,6 +117,16 @@ def transcribe(ctx: AppContext, ref_audio: str | None, language: str, timeout_s:
         raise ValueError(f"ASR failed: {st.message}")
     entries = [ln.entry for ln in parse_list(lists[0], check_audio=False) if ln.entry is not None]
     return " ".join(e.text for e in entries)
+
+
+def save_chunks(parts: list[np.ndarray], sr: int, out_dir: Path, stem: str) -> Path:
+    """The streamed chunks as one wav file (what the download button offers)."""
+    if not parts:
+        raise ApiError("the stream ended without audio")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{stem}.wav"
+    sf.write(path, np.concatenate(parts), sr, subtype="PCM_16")
+    return path
 
 
 def _info(result_headers: dict[str, str], seconds: float) -> str:
@@ -123,7 +147,9 @@ def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
         with gr.Column():
             ref = gr.Audio(type="filepath", sources=["upload"], label=t("infer.ref"), elem_id="infer-ref")
             with gr.Row():
-                prompt_lang = gr.Dropdown(list(V2_LANGUAGES), value="zh", label=t("infer.prompt_lang"))
+                prompt_lang = gr.Dropdown(
+                    list(V2_LANGUAGES), value="zh", label=t("infer.prompt_lang"), elem_id="infer-prompt-lang"
+                )
                 ref_free = gr.Checkbox(False, label=t("infer.ref_free"), elem_id="infer-ref-free")
             prompt_text = gr.Textbox(label=t("infer.prompt_text"), lines=2, elem_id="infer-prompt-text")
             asr_btn = gr.Button(t("infer.transcribe"), elem_id="infer-transcribe")
@@ -135,6 +161,14 @@ def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
                     list(V2_LANGUAGES), value="zh", label=t("infer.text_lang"), elem_id="infer-lang"
                 )
                 cut = gr.Dropdown(list(CUT_METHODS), value=DEFAULTS.text_split_method, label=t("infer.cut"))
+            with gr.Accordion(t("infer.preview"), open=False):
+                gr.Markdown(t("infer.override_help"))
+                preview_btn = gr.Button(t("infer.preview_btn"), elem_id="infer-preview-btn")
+                preview_table = gr.Dataframe(
+                    headers=[t("arg.language"), t("infer.norm_text"), t("infer.phones"), "G2P"],
+                    interactive=False,
+                    elem_id="infer-preview",
+                )
             with gr.Accordion(t("infer.sampling"), open=False):
                 with gr.Row():
                     top_k = gr.Slider(1, 100, value=DEFAULTS.top_k, step=1, label="top_k")
@@ -168,10 +202,23 @@ def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
                         str(paths.DEFAULT_HUBERT_DIR), label=t("arg.hubert"), elem_id="infer-hubert"
                     )
                     device = gr.Dropdown(
-                        device_choices(), value="auto", label=t("arg.device"), allow_custom_value=True
+                        device_choices(),
+                        value="auto",
+                        label=t("arg.device"),
+                        allow_custom_value=True,
+                        elem_id="infer-device",
                     )
                     precision = gr.Dropdown(list(PRECISIONS), value="fp32", label=t("arg.precision"))
-            synth = gr.Button(t("infer.synthesize"), variant="primary", elem_id="infer-synth")
+            with gr.Row():
+                synth = gr.Button(t("infer.synthesize"), variant="primary", elem_id="infer-synth", scale=3)
+                stream = gr.Checkbox(False, label=t("infer.stream"), elem_id="infer-stream", scale=1)
+            stream_out = gr.Audio(
+                streaming=True,
+                autoplay=True,
+                interactive=False,
+                label=t("infer.stream_out"),
+                elem_id="infer-stream-out",
+            )
             out = gr.Audio(type="filepath", label=t("infer.output"), interactive=False, elem_id="infer-out")
             spec_img = gr.Image(type="pil", label=t("infer.spectrogram"), interactive=False, height=120)
             info = gr.Markdown(elem_id="infer-info")
@@ -197,20 +244,34 @@ def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
         nob: bool,
         dev: str,
         prec: str,
+        streaming: bool,
         *vals: Any,
-    ) -> tuple:
+    ) -> Iterator[tuple]:
+        """Yields (stream chunk, file, spectrogram, info); streamed chunks play while synthesis runs."""
+        keep = gr.update()
         try:
             body = build_request(*vals)
             if not gpt_path or not sovits_path:
                 raise ValueError(t("infer.need_weights"))
             settings = ApiSettings(gpt_path, sovits_path, bert.strip(), hubert.strip(), bool(nob), dev, prec)
             started = time.monotonic()
-            result = ctx.api.tts(settings, body)
-            path = save_result(result, ctx.output_dir / "tts", time.strftime("tts-%Y%m%d-%H%M%S"))
+            stem = time.strftime("tts-%Y%m%d-%H%M%S")
+            if streaming:
+                parts, sr = [], 0
+                for sr, chunk in ctx.api.tts_stream(settings, body):
+                    parts.append(chunk)
+                    yield (sr, chunk), keep, keep, t("infer.streaming", n=len(parts))
+                path = save_chunks(parts, sr, ctx.output_dir / "tts", stem)
+                headers: dict[str, str] = {}
+            else:
+                result = ctx.api.tts(settings, body)
+                path = save_result(result, ctx.output_dir / "tts", stem)
+                headers = result.headers
         except (RequestError, ApiError, ValueError) as e:
             gr.Warning(str(e))
-            return None, None, f"⚠ {e}"
-        return str(path), spectrogram_image(path), _info(result.headers, time.monotonic() - started)
+            yield keep, None, None, f"⚠ {e}"
+            return
+        yield keep, str(path), spectrogram_image(path), _info(headers, time.monotonic() - started)
 
     values = [
         text,
@@ -227,10 +288,19 @@ def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
         rep,
     ]
     values += [speed, interval, seed, batch, bucket, parallel]
+
+    def on_preview(txt: str, lang: str) -> Any:
+        try:
+            return phoneme_preview(txt, lang)
+        except ValueError as e:
+            gr.Warning(str(e))
+            return gr.update()
+
     refresh.click(on_refresh, None, [gpt, sovits])
+    preview_btn.click(on_preview, [text, text_lang], [preview_table])
     asr_btn.click(on_transcribe, [ref, prompt_lang], [prompt_text])
     engine = [bert_dir, hubert_dir, no_bert, device, precision]
-    synth.click(on_synth, [gpt, sovits, *engine, *values], [out, spec_img, info])
+    synth.click(on_synth, [gpt, sovits, *engine, stream, *values], [stream_out, out, spec_img, info])
     return {
         "gpt": gpt,
         "sovits": sovits,
