@@ -63,19 +63,23 @@ def decode_layers_eager(
     d = x.shape[1]
     dh = d // heads
     scale = float(dh) ** -0.5
+    n_max = k_all.shape[3]
     for i in range(len(weights)):
         w = weights[i]
         qkv = F.linear(x, w[0], w[1]).view(b, 3, heads, dh)
         k_all[i, :, :, pos] = qkv[:, 1]
         v_all[i, :, :, pos] = qkv[:, 2]
-        k = k_all[i, :, :, : pos + 1]  # (B, H, S, Dh), a strided view of the cache
-        v = v_all[i, :, :, : pos + 1]
-        # one query per head: two small matmuls read the cache views in place; the fused CPU SDPA kernel
-        # gains nothing here and its 2-thread work split cost 3-4x more per layer on this CPU
-        scores = torch.matmul(qkv[:, 0].unsqueeze(2), k.transpose(-1, -2)).mul_(scale)  # (B, H, 1, S)
+        # (B*H, S, Dh) strided views of the cache; one query per head: two batched matmuls read them in
+        # place (the fused CPU SDPA kernel gains nothing here and its 2-thread split cost 3-4x more)
+        k = k_all[i].view(b * heads, n_max, dh)[:, : pos + 1]
+        v = v_all[i].view(b * heads, n_max, dh)[:, : pos + 1]
+        q = qkv[:, 0].reshape(b * heads, 1, dh)
+        scores = torch.bmm(q, k.transpose(1, 2)).mul_(scale)  # (B*H, 1, S)
         if key_ok is not None:
-            scores = scores.masked_fill(~key_ok, float("-inf"))
-        att = torch.matmul(scores.softmax(-1), v).view(b, d)
+            scores = (
+                scores.view(b, heads, 1, pos + 1).masked_fill(~key_ok, float("-inf")).view(b * heads, 1, -1)
+            )
+        att = torch.bmm(scores.softmax(-1), v).view(b, d)
         x = F.layer_norm(x + F.linear(att, w[2], w[3]), [d], w[8], w[9], eps[2 * i])
         ff = F.linear(F.relu_(F.linear(x, w[4], w[5])), w[6], w[7])
         x = F.layer_norm(x + ff, [d], w[10], w[11], eps[2 * i + 1])
