@@ -3,9 +3,9 @@
 ``python -m GPT_SoVITS.prepare.text --exp logs/<exp> --list x.list [--bert DIR] [--part i/n]``
 
 As the official 1-get-text.py: ``%`` becomes ``-`` and ``￥`` becomes ``,`` before G2P; BERT features are
-written only for Chinese (``zh``) items. Resumable: items already in 2-name2text.txt (or this part's file)
-whose BERT file exists where one is needed are not recomputed. Items whose text cannot be converted are
-recorded in dropped.tsv and reported, the others go on.
+written only for Chinese (``zh``) items. Resumable: BERT features of items whose phones and normalised
+text equal those already in 2-name2text.txt (or this part's file) are not recomputed. Items whose text
+cannot be converted are recorded in dropped.tsv and reported, the others go on.
 """
 
 from __future__ import annotations
@@ -106,12 +106,12 @@ def process(args: argparse.Namespace, progress: ProgressLog) -> str:
     for k, entry in enumerate(mine, start=1):
         name = item_name(entry.path)
         needs_bert = entry.language in BERT_LANGUAGES
-        rec = done.get(name)
         try:
-            if rec is None or (needs_bert and not exp.bert_path(name).is_file()):
-                rec = convert(entry, args.version)
-                if needs_bert:
-                    atomic_torch_save(bert.features(rec), exp.bert_path(name))
+            # G2P is cheap and always rerun (an edited transcript must not keep stale phones); the BERT
+            # features, the expensive part, are kept when the item's phones and text did not change
+            rec = convert(entry, args.version)
+            if needs_bert and (done.get(name) != rec or not exp.bert_path(name).is_file()):
+                atomic_torch_save(bert.features(rec), exp.bert_path(name))
         except StageError:
             raise
         except Exception as e:  # one bad transcript must not stop the others; it is reported

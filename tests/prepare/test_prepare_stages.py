@@ -74,6 +74,21 @@ def test_stages_in_parts_resume_and_drop_loud_clips(speech, tiny_models, tmp_pat
     assert sorted(exp.bert_names()) == ["zh_00.wav", "zh_01.wav", "zh_02.wav"]
     for name in exp.bert_names():
         assert torch.load(exp.bert_path(name)).shape == (1024, len(text[name].phones))
+    # rerun: unchanged items keep their BERT files; an edited transcript gets new phones and features
+    stamp = {n: exp.bert_path(n).stat().st_mtime_ns for n in exp.bert_names()}
+    edited = [
+        ListEntry(e.path, e.speaker, e.lang, "你好。") if e.path.endswith("zh_01.wav") else e for e in small
+    ]
+    write_list(lp, edited)
+    r = run_module("GPT_SoVITS.prepare.text", *common, "--bert", tiny_models["bert"])
+    assert r.returncode == 0, r.stderr
+    assert exp.bert_path("zh_00.wav").stat().st_mtime_ns == stamp["zh_00.wav"]
+    assert exp.bert_path("zh_01.wav").stat().st_mtime_ns != stamp["zh_01.wav"]
+    assert read_name2text(exp.name2text)["zh_01.wav"].norm_text == "你好."
+    assert torch.load(exp.bert_path("zh_01.wav")).shape == (
+        1024,
+        len(read_name2text(exp.name2text)["zh_01.wav"].phones),
+    )
     r = run_module("GPT_SoVITS.prepare.hubert", *common, "--hubert", tiny_models["hubert"])
     assert r.returncode == 0, r.stderr
     assert "loud.wav: dropped: peak" in r.stdout and "1 dropped" in r.stdout
