@@ -116,145 +116,186 @@ def export(model: nn.Module, cfg: GPTConfig, args: argparse.Namespace, epoch: in
     return path
 
 
-def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
-    from GPT_SoVITS.models.gpt import build_gpt
+class GPTTraining:
+    """One training run: data, model, optimiser and checkpoints are set up once, then ``run()``."""
 
-    exp = Experiment(args.exp)
-    ctx, amp = cli.setup_runtime(args)
-    seed_everything(args.seed)  # same init on every rank; the sampler splits the data
-    require_consistent(exp, "gpt", cli.list_entries(args), allow_missing=args.allow_missing)
-    cfg = load_config(args)
-    ds = GPTDataset(exp, cli.phone_mapper(args.version), cfg.data, min_items=args.min_epoch_items)
-    model = build_gpt(cfg.to_dict()).to(ctx.device)
-    batch_size = cli.pick_batch_size(args.batch_size, cfg.train.batch_size, len(ds.items), ctx)
-    if args.batch_size == "auto":
+    def __init__(self, args: argparse.Namespace, progress: ProgressLog | None) -> None:
+        from GPT_SoVITS.models.gpt import build_gpt
+
+        self.args, self.progress = args, progress
+        self.exp = Experiment(args.exp)
+        self.ctx, self.amp = cli.setup_runtime(args)
+        seed_everything(args.seed)  # same init on every rank; the sampler splits the data
+        require_consistent(self.exp, "gpt", cli.list_entries(args), allow_missing=args.allow_missing)
+        self.cfg = cfg = load_config(args)
+        self.ds = GPTDataset(
+            self.exp, cli.phone_mapper(args.version), cfg.data, min_items=args.min_epoch_items
+        )
+        self.model = build_gpt(cfg.to_dict()).to(self.ctx.device)
+        self.batch_size = self._batch_size()
+        self.sampler = BucketBatchSampler(
+            self.ds.lengths, self.batch_size, None, self.ctx.world_size, self.ctx.rank, seed=cfg.train.seed
+        )
+        # the loader's own generator: creating an epoch iterator must not draw from the global stream (resume)
+        self.loader = DataLoader(
+            self.ds, batch_sampler=self.sampler, collate_fn=self.ds.collate, num_workers=args.num_workers,
+            generator=torch.Generator().manual_seed(args.seed),
+        )  # fmt: skip
+        self.opt = ScaledAdamLite(self.model.parameters(), lr=cfg.optimizer.lr)
+        o = cfg.optimizer
+        self.sched = WarmupCosine(self.opt, o.lr_init, o.lr, o.lr_end, o.warmup_steps, o.decay_steps)
+        self.ckpts = CheckpointDir(
+            self.exp.root / f"{paths.GPT_CKPT_DIR}_{args.version}", ("GPT",), args.keep
+        )
+        if self.ctx.is_main:
+            remove_partials(self.ckpts.folder)
+        self.epoch, self.step, self.opt_steps, self.start_batch = 1, 0, 0, 0
+        self.accumulate = max(1, cfg.train.accumulate_grad_batches)
+        self.last: dict[str, float] = {}
+
+    def _batch_size(self) -> int:
+        ds, ctx = self.ds, self.ctx
+        size = cli.pick_batch_size(self.args.batch_size, self.cfg.train.batch_size, len(ds.items), ctx)
+        if self.args.batch_size != "auto":
+            return size
         longest = sorted(range(len(ds)), key=lambda i: -ds.lengths[i])
 
         def probe(bs: int) -> None:  # forward + backward on the longest items, no update
             b = {k: v.to(ctx.device) for k, v in ds.collate([ds[i] for i in longest[:bs]]).items()}
-            with amp.autocast():
-                loss, _ = model.forward_train(*(b[k] for k in BATCH_KEYS))
+            with self.amp.autocast():
+                loss, _ = self.model.forward_train(*(b[k] for k in BATCH_KEYS))
             loss.backward()
-            model.zero_grad(set_to_none=True)
+            self.model.zero_grad(set_to_none=True)
 
-        batch_size = find_batch_size(probe, batch_size, ctx.device)
-    sampler = BucketBatchSampler(ds.lengths, batch_size, None, ctx.world_size, ctx.rank, seed=cfg.train.seed)
-    # the loader's own generator: creating an epoch iterator must not draw from the global stream (resume)
-    loader_gen = torch.Generator().manual_seed(args.seed)
-    loader = DataLoader(
-        ds, batch_sampler=sampler, collate_fn=ds.collate, num_workers=args.num_workers, generator=loader_gen
-    )
-    opt = ScaledAdamLite(model.parameters(), lr=cfg.optimizer.lr)
-    o = cfg.optimizer
-    sched = WarmupCosine(opt, o.lr_init, o.lr, o.lr_end, o.warmup_steps, o.decay_steps)
-    ckpts = CheckpointDir(exp.root / f"{paths.GPT_CKPT_DIR}_{args.version}", ("GPT",), keep=args.keep)
-    if ctx.is_main:
-        remove_partials(ckpts.folder)
-    epoch, step, opt_steps, start_batch = 1, 0, 0, 0
-    resumed = ckpts.load_latest() if not args.restart else None
-    if resumed is not None:
+        return find_batch_size(probe, size, ctx.device)
+
+    def restore(self) -> None:
+        """Resume from the newest checkpoint, else initialise from --pretrained."""
+        resumed = self.ckpts.load_latest() if not self.args.restart else None
+        if resumed is None:
+            if self.args.pretrained is not None:
+                note = load_pretrained(self.model, self.args.pretrained)
+                if self.progress:
+                    self.progress.write("note", message=note)
+            return
         state = resumed[1]["GPT"]
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        amp.scaler.load_state_dict(state["scaler"])
-        step, opt_steps = int(state["step"]), int(state["opt_steps"])
-        epoch, start_batch = int(state["epoch"]), int(state["epoch_batches"])
-        restore_rng(state.get("rng"), ctx.rank, args.seed, step)
-        if start_batch >= len(sampler):
-            epoch, start_batch = epoch + 1, 0
-        log.info("resumed from step %d (epoch %d, batch %d)", step, epoch, start_batch)
-    elif args.pretrained is not None:
-        note = load_pretrained(model, args.pretrained)
-        if progress:
-            progress.write("note", message=note)
-    wrapped: nn.Module = TrainForward(model, args.dpo)
-    if ctx.distributed:
-        ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-        wrapped = DDP(wrapped, device_ids=ids, find_unused_parameters=True)
-    total = cfg.train.epochs * len(sampler)
-    if progress:
-        progress.write("start", stage=STAGE, total=total, step=step, epoch=epoch, batch_size=batch_size)
-    metrics = Metrics(progress, ckpts.folder if ctx.is_main else None, total)
-    accumulate = max(1, cfg.train.accumulate_grad_batches)
-    sampler_fn = None
-    if ctx.is_main and args.sample_sovits is not None and not args.no_sample:
-        from GPT_SoVITS.train.gpt_sample import GPTSampler
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.amp.scaler.load_state_dict(state["scaler"])
+        self.step, self.opt_steps = int(state["step"]), int(state["opt_steps"])
+        self.epoch, self.start_batch = int(state["epoch"]), int(state["epoch_batches"])
+        restore_rng(state.get("rng"), self.ctx.rank, self.args.seed, self.step)
+        if self.start_batch >= len(self.sampler):
+            self.epoch, self.start_batch = self.epoch + 1, 0
+        log.info("resumed from step %d (epoch %d, batch %d)", self.step, self.epoch, self.start_batch)
 
-        sampler_fn = GPTSampler(args.sample_sovits, ctx.device)
-    model.train()
-    last: dict[str, float] = {}
-    stop = False
-    while epoch <= cfg.train.epochs and not stop:
-        sampler.set_epoch(epoch, start_batch)
-        n_batches = len(sampler)
-        for i, batch in enumerate(loader, start=start_batch):
+    def optimizer_step(self) -> None:
+        self.sched.apply(self.opt_steps)
+        self.amp.scaler.unscale_(self.opt)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.gradient_clip)
+        self.amp.scaler.step(self.opt)
+        self.amp.scaler.update()
+        self.opt.zero_grad(set_to_none=True)
+        self.opt_steps += 1
+
+    def train_epoch(self, wrapped: nn.Module, metrics: Metrics) -> bool:
+        """Batches of ``self.epoch`` from ``self.start_batch``; False when --max-steps stopped it."""
+        args, ctx, n_batches = self.args, self.ctx, len(self.sampler)
+        self.sampler.set_epoch(self.epoch, self.start_batch)
+        for i, batch in enumerate(self.loader, start=self.start_batch):
             b = {k: v.to(ctx.device) for k, v in batch.items()}
-            with amp.autocast():
-                loss, acc = wrapped(
-                    b["phoneme_ids"],
-                    b["phoneme_ids_len"],
-                    b["semantic_ids"],
-                    b["semantic_ids_len"],
-                    b["bert_feature"],
-                )
-            amp.scaler.scale(loss / accumulate).backward()
-            step += 1
-            lr = sched.lr_at(opt_steps)
-            if (i + 1) % accumulate == 0 or i + 1 == n_batches:
-                sched.apply(opt_steps)
-                amp.scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.gradient_clip)
-                amp.scaler.step(opt)
-                amp.scaler.update()
-                opt.zero_grad(set_to_none=True)
-                opt_steps += 1
-            last = {"loss/total": float(loss.detach().float()), "top_3_acc": float(acc), "lr": lr}
-            metrics.step(step, epoch, b["phoneme_ids"].shape[0] * ctx.world_size, last,
-                         ctx.is_main and step % args.log_interval == 0)  # fmt: skip
-            at_boundary = (i + 1) % accumulate == 0
-            if (
-                args.save_every_steps
-                and step % args.save_every_steps == 0
-                and at_boundary
-                and i + 1 < n_batches
-            ):
-                _save(ckpts, ctx, model, opt, amp, epoch, step, opt_steps, i + 1, progress)
-            if args.max_steps and step >= args.max_steps:
-                stop = True
+            with self.amp.autocast():
+                loss, acc = wrapped(*(b[k] for k in BATCH_KEYS))
+            self.amp.scaler.scale(loss / self.accumulate).backward()
+            self.step += 1
+            lr = self.sched.lr_at(self.opt_steps)
+            at_boundary = (i + 1) % self.accumulate == 0
+            if at_boundary or i + 1 == n_batches:
+                self.optimizer_step()
+            self.last = {"loss/total": float(loss.detach().float()), "top_3_acc": float(acc), "lr": lr}
+            log_now = ctx.is_main and self.step % args.log_interval == 0
+            metrics.step(
+                self.step, self.epoch, b["phoneme_ids"].shape[0] * ctx.world_size, self.last, log_now
+            )
+            every = args.save_every_steps
+            if every and self.step % every == 0 and at_boundary and i + 1 < n_batches:
+                self.save(i + 1)
+            if args.max_steps and self.step >= args.max_steps:
+                return False
+        self.start_batch = 0
+        return True
+
+    def run(self) -> str:
+        self.restore()
+        ctx, args, cfg = self.ctx, self.args, self.cfg
+        wrapped: nn.Module = TrainForward(self.model, args.dpo)
+        if ctx.distributed:
+            ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+            wrapped = DDP(wrapped, device_ids=ids, find_unused_parameters=True)
+        total = cfg.train.epochs * len(self.sampler)
+        if self.progress:
+            self.progress.write(
+                "start",
+                stage=STAGE,
+                total=total,
+                step=self.step,
+                epoch=self.epoch,
+                batch_size=self.batch_size,
+            )
+        metrics = Metrics(self.progress, self.ckpts.folder if ctx.is_main else None, total)
+        sample = None
+        if ctx.is_main and args.sample_sovits is not None and not args.no_sample:
+            from GPT_SoVITS.train.gpt_sample import GPTSampler
+
+            sample = GPTSampler(args.sample_sovits, ctx.device)
+        self.model.train()
+        while self.epoch <= cfg.train.epochs:
+            if not self.train_epoch(wrapped, metrics):
                 break
-        start_batch = 0
-        if not stop and (epoch % args.save_every == 0 or epoch == cfg.train.epochs):
-            _save(ckpts, ctx, model, opt, amp, epoch, step, opt_steps, n_batches, progress)
-            if ctx.is_main:
-                path = export(model, cfg, args, epoch)
-                if progress:
-                    progress.write("saved", path=str(path), epoch=epoch, step=step)
-                if sampler_fn is not None:
-                    wav_path = sampler_fn(model, ds, exp, metrics, epoch, step)
-                    if progress:
-                        progress.write("sample", path=str(wav_path))
-        epoch += 1
-    metrics.close()
-    final = last.get("loss/total", float("nan"))
-    return f"{STAGE}: {step} steps ({opt_steps} optimiser steps); last loss {final:.3f}"
+            if self.epoch % args.save_every == 0 or self.epoch == cfg.train.epochs:
+                self.save(len(self.sampler))
+                if ctx.is_main:
+                    self.export_and_sample(metrics, sample)
+            self.epoch += 1
+        metrics.close()
+        final = self.last.get("loss/total", float("nan"))
+        return f"{STAGE}: {self.step} steps ({self.opt_steps} optimiser steps); last loss {final:.3f}"
+
+    def export_and_sample(self, metrics: Metrics, sample) -> None:
+        path = export(self.model, self.cfg, self.args, self.epoch)
+        if self.progress:
+            self.progress.write("saved", path=str(path), epoch=self.epoch, step=self.step)
+        if sample is not None:
+            wav_path = sample(self.model, self.ds, self.exp, metrics, self.epoch, self.step)
+            if self.progress:
+                self.progress.write("sample", path=str(wav_path))
+
+    def save(self, batches: int) -> None:
+        """Training checkpoint (rank 0) after ``batches`` batches of the current epoch; all ranks wait."""
+        if self.ctx.is_main:
+            state = {
+                "model": self.model.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "scaler": self.amp.scaler.state_dict(),
+                "epoch": self.epoch,
+                "step": self.step,
+                "opt_steps": self.opt_steps,
+                "epoch_batches": batches,
+                "rng": rng_state(),
+            }
+            self.ckpts.save(self.step, {"GPT": state})
+            if self.progress:
+                self.progress.write(
+                    "checkpoint",
+                    step=self.step,
+                    epoch=self.epoch,
+                    path=str(self.ckpts.path("GPT", self.step)),
+                )
+        barrier(self.ctx)
 
 
-def _save(ckpts, ctx, model, opt, amp, epoch, step, opt_steps, batches, progress) -> None:
-    if ctx.is_main:
-        state = {
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scaler": amp.scaler.state_dict(),
-            "epoch": epoch,
-            "step": step,
-            "opt_steps": opt_steps,
-            "epoch_batches": batches,
-            "rng": rng_state(),
-        }
-        ckpts.save(step, {"GPT": state})
-        if progress:
-            progress.write("checkpoint", step=step, epoch=epoch, path=str(ckpts.path("GPT", step)))
-    barrier(ctx)
+def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
+    return GPTTraining(args, progress).run()
 
 
 def build_parser() -> argparse.ArgumentParser:
