@@ -107,117 +107,151 @@ def sample(
     return out
 
 
-def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
-    exp = Experiment(args.exp)
-    ctx, amp = cli.setup_runtime(args)
-    seed_everything(args.seed + ctx.rank)
-    report = require_consistent(exp, "sovits", cli.list_entries(args), allow_missing=args.allow_missing)
-    cfg = load_config(args)
-    names = sorted((set(exp.read_text()) & exp.hubert_names() & exp.wav_names()) - set(report.dropped))
-    to_ids = cli.phone_mapper(args.version)
-    ds = SoVITSDataset(exp, names, to_ids, cfg.data, args.min_epoch_items)
-    nets = build_nets(cfg, ctx.device)
-    batch_size = cli.pick_batch_size(args.batch_size, cfg.train.batch_size, len(ds.items), ctx)
-    if args.batch_size == "auto":
+class SoVITSTraining:
+    """One training run: data, nets, optimisers and checkpoints are set up once, then ``run()``."""
+
+    def __init__(self, args: argparse.Namespace, progress: ProgressLog | None) -> None:
+        self.args, self.progress = args, progress
+        self.exp = exp = Experiment(args.exp)
+        self.ctx, self.amp = cli.setup_runtime(args)
+        seed_everything(args.seed + self.ctx.rank)
+        self.report = require_consistent(
+            exp, "sovits", cli.list_entries(args), allow_missing=args.allow_missing
+        )
+        self.cfg = cfg = load_config(args)
+        names = sorted(
+            (set(exp.read_text()) & exp.hubert_names() & exp.wav_names()) - set(self.report.dropped)
+        )
+        self.ds = SoVITSDataset(exp, names, cli.phone_mapper(args.version), cfg.data, args.min_epoch_items)
+        self.nets = build_nets(cfg, self.ctx.device)
+        self.batch_size = self._batch_size()
+        self.sampler = BucketBatchSampler(
+            self.ds.lengths, self.batch_size, list(SOVITS_BOUNDARIES), self.ctx.world_size, self.ctx.rank,
+            seed=cfg.train.seed,
+        )  # fmt: skip
+        # the loader's own generator: creating an epoch iterator must not draw from the global stream (resume)
+        self.loader = DataLoader(
+            self.ds, batch_sampler=self.sampler, collate_fn=collate_sovits, num_workers=args.num_workers,
+            generator=torch.Generator().manual_seed(args.seed),
+        )  # fmt: skip
+        self.ckpts = CheckpointDir(
+            exp.root / f"{paths.SOVITS_CKPT_DIR}_{args.version}", ("G", "D"), args.keep
+        )
+        if self.ctx.is_main:
+            remove_partials(self.ckpts.folder)
+        self.epoch, self.step, self.start_batch, self.lr = 1, 0, 0, cfg.train.learning_rate
+        self.last: dict[str, float] = {}
+
+    def _batch_size(self) -> int:
+        ds, args = self.ds, self.args
+        size = cli.pick_batch_size(args.batch_size, self.cfg.train.batch_size, len(ds.items), self.ctx)
+        if args.batch_size != "auto":
+            return size
         longest = sorted(range(len(ds)), key=lambda i: -ds.lengths[i])
 
         def probe(bs: int) -> None:  # forward + backward on the longest clips, no update
-            train_step(nets, collate_sovits([ds[i] for i in longest[:bs]]), cfg, amp, update=False)
-
-        batch_size = find_batch_size(probe, batch_size, ctx.device)
-    sampler = BucketBatchSampler(
-        ds.lengths, batch_size, list(SOVITS_BOUNDARIES), ctx.world_size, ctx.rank, seed=cfg.train.seed
-    )
-    # the loader's own generator: creating an epoch iterator must not draw from the global stream (resume)
-    loader_gen = torch.Generator().manual_seed(args.seed)
-    loader = DataLoader(
-        ds,
-        batch_sampler=sampler,
-        collate_fn=collate_sovits,
-        num_workers=args.num_workers,
-        generator=loader_gen,
-    )
-    ckpts = CheckpointDir(exp.root / f"{paths.SOVITS_CKPT_DIR}_{args.version}", ("G", "D"), keep=args.keep)
-    if ctx.is_main:
-        remove_partials(ckpts.folder)
-    epoch, step, start_batch = 1, 0, 0
-    resumed = ckpts.load_latest() if not args.restart else None
-    if resumed is not None:
-        done_epoch, step, batches = restore_state(nets, amp, resumed[1])
-        step = step if step >= 0 else done_epoch * len(sampler)  # official resume: (epoch - 1) * len(loader)
-        restore_rng(resumed[1]["G"].get("rng"), ctx.rank, args.seed, step)
-        epoch, start_batch = (done_epoch, batches) if 0 <= batches < len(sampler) else (done_epoch + 1, 0)
-        log.info("resumed from step %d (epoch %d, batch %d)", step, epoch, start_batch)
-    else:
-        try:
-            notes = load_pretrained(nets, args.pretrained_g, args.pretrained_d)
-        except ValueError as e:
-            raise cli.TrainError(str(e)) from e
-        for note in notes:
-            if progress:
-                progress.write("note", message=note)
-    if ctx.distributed:
-        ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-        nets.g = DDP(nets.g, device_ids=ids, find_unused_parameters=True)
-        nets.d = DDP(nets.d, device_ids=ids, find_unused_parameters=True)
-    total = cfg.train.epochs * len(sampler)
-    if progress:
-        progress.write("start", stage=STAGE, total=total, step=step, epoch=epoch, batch_size=batch_size)
-    metrics = Metrics(
-        progress, exp.root / f"{paths.SOVITS_CKPT_DIR}_{args.version}" if ctx.is_main else None, total
-    )
-    nets.g.train()
-    nets.d.train()
-    last_values: dict[str, float] = {}
-    stop = False
-    while epoch <= cfg.train.epochs and not stop:
-        lr = set_epoch_lr(nets, epoch, cfg.train.lr_decay)
-        sampler.set_epoch(epoch, start_batch)
-        for i, batch in enumerate(loader, start=start_batch):
-            values = train_step(nets, batch, cfg, amp)
-            if not all_finite(values):
-                log.warning("step %d: non-finite loss %s", step, values)
-            step += 1
-            last_values = values
-            metrics.step(
-                step,
-                epoch,
-                batch[0].shape[0] * ctx.world_size,
-                {**values, "lr": lr},
-                ctx.is_main and step % args.log_interval == 0,
+            train_step(
+                self.nets, collate_sovits([ds[i] for i in longest[:bs]]), self.cfg, self.amp, update=False
             )
-            if args.save_every_steps and step % args.save_every_steps == 0 and i + 1 < len(sampler):
-                _save(nets, amp, ckpts, ctx, epoch, step, i + 1, lr, progress)
-            if args.max_steps and step >= args.max_steps:
-                stop = True
+
+        return find_batch_size(probe, size, self.ctx.device)
+
+    def restore(self) -> None:
+        """Resume from the newest G/D pair, else initialise from --pretrained-g/--pretrained-d."""
+        resumed = self.ckpts.load_latest() if not self.args.restart else None
+        if resumed is None:
+            try:
+                notes = load_pretrained(self.nets, self.args.pretrained_g, self.args.pretrained_d)
+            except ValueError as e:
+                raise cli.TrainError(str(e)) from e
+            for note in notes:
+                if self.progress:
+                    self.progress.write("note", message=note)
+            return
+        n = len(self.sampler)
+        done_epoch, step, batches = restore_state(self.nets, self.amp, resumed[1])
+        self.step = step if step >= 0 else done_epoch * n  # official files: (epoch_str - 1) * len(loader)
+        restore_rng(resumed[1]["G"].get("rng"), self.ctx.rank, self.args.seed, self.step)
+        self.epoch, self.start_batch = (done_epoch, batches) if 0 <= batches < n else (done_epoch + 1, 0)
+        log.info("resumed from step %d (epoch %d, batch %d)", self.step, self.epoch, self.start_batch)
+
+    def train_epoch(self, metrics: Metrics) -> bool:
+        """Batches of ``self.epoch`` from ``self.start_batch``; False when --max-steps stopped it."""
+        args, ctx, n = self.args, self.ctx, len(self.sampler)
+        self.lr = set_epoch_lr(self.nets, self.epoch, self.cfg.train.lr_decay)
+        self.sampler.set_epoch(self.epoch, self.start_batch)
+        for i, batch in enumerate(self.loader, start=self.start_batch):
+            values = train_step(self.nets, batch, self.cfg, self.amp)
+            if not all_finite(values):
+                log.warning("step %d: non-finite loss %s", self.step, values)
+            self.step += 1
+            self.last = values
+            log_now = ctx.is_main and self.step % args.log_interval == 0
+            samples = batch[0].shape[0] * ctx.world_size
+            metrics.step(self.step, self.epoch, samples, {**values, "lr": self.lr}, log_now)
+            if args.save_every_steps and self.step % args.save_every_steps == 0 and i + 1 < n:
+                self.save(i + 1)
+            if args.max_steps and self.step >= args.max_steps:
+                return False
+        self.start_batch = 0
+        return True
+
+    def run(self) -> str:
+        self.restore()
+        ctx, args, cfg, nets = self.ctx, self.args, self.cfg, self.nets
+        if ctx.distributed:
+            ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+            nets.g = DDP(nets.g, device_ids=ids, find_unused_parameters=True)
+            nets.d = DDP(nets.d, device_ids=ids, find_unused_parameters=True)
+        total = cfg.train.epochs * len(self.sampler)
+        if self.progress:
+            self.progress.write(
+                "start",
+                stage=STAGE,
+                total=total,
+                step=self.step,
+                epoch=self.epoch,
+                batch_size=self.batch_size,
+            )
+        metrics = Metrics(self.progress, self.ckpts.folder if ctx.is_main else None, total)
+        nets.g.train()
+        nets.d.train()
+        while self.epoch <= cfg.train.epochs:
+            if not self.train_epoch(metrics):
                 break
-        start_batch = 0
-        if not stop and (epoch % args.save_every == 0 or epoch == cfg.train.epochs):
-            _save(nets, amp, ckpts, ctx, epoch, step, len(sampler), lr, progress)
-            if ctx.is_main:
-                path = export(nets, cfg, args, epoch, step)
-                if progress:
-                    progress.write("saved", path=str(path), epoch=epoch, step=step)
-                if not args.no_sample:
-                    wav_path = sample(nets, ds, exp, metrics, epoch, step)
-                    if progress:
-                        progress.write("sample", path=str(wav_path))
-        epoch += 1
-    metrics.close()
-    losses = ", ".join(
-        f"{k.split('/')[-1]} {v:.3f}" for k, v in last_values.items() if k.startswith("loss/g")
-    )
-    return f"{STAGE}: {step} steps, {len(report.dropped)} dropped item(s); last {losses}"
+            if self.epoch % args.save_every == 0 or self.epoch == cfg.train.epochs:
+                self.save(len(self.sampler))
+                if ctx.is_main:
+                    self.export_and_sample(metrics)
+            self.epoch += 1
+        metrics.close()
+        losses = ", ".join(
+            f"{k.split('/')[-1]} {v:.3f}" for k, v in self.last.items() if k.startswith("loss/g")
+        )
+        return f"{STAGE}: {self.step} steps, {len(self.report.dropped)} dropped item(s); last {losses}"
+
+    def export_and_sample(self, metrics: Metrics) -> None:
+        path = export(self.nets, self.cfg, self.args, self.epoch, self.step)
+        if self.progress:
+            self.progress.write("saved", path=str(path), epoch=self.epoch, step=self.step)
+        if not self.args.no_sample:
+            wav_path = sample(self.nets, self.ds, self.exp, metrics, self.epoch, self.step)
+            if self.progress:
+                self.progress.write("sample", path=str(wav_path))
+
+    def save(self, batches: int) -> None:
+        """G/D training checkpoints (rank 0) after ``batches`` batches of the epoch; all ranks wait."""
+        if self.ctx.is_main:
+            state = training_state(self.nets, self.amp, self.epoch, self.step, batches, self.lr)
+            self.ckpts.save(self.step, state)
+            if self.progress:
+                path = str(self.ckpts.path("G", self.step))
+                self.progress.write("checkpoint", step=self.step, epoch=self.epoch, path=path)
+        barrier(self.ctx)
 
 
-def _save(
-    nets, amp, ckpts: CheckpointDir, ctx, epoch: int, step: int, batches: int, lr: float, progress
-) -> None:
-    if ctx.is_main:
-        ckpts.save(step, training_state(nets, amp, epoch, step, batches, lr))
-        if progress:
-            progress.write("checkpoint", step=step, epoch=epoch, path=str(ckpts.path("G", step)))
-    barrier(ctx)
+def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
+    return SoVITSTraining(args, progress).run()
 
 
 def build_parser() -> argparse.ArgumentParser:
