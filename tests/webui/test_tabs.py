@@ -182,6 +182,17 @@ def test_phoneme_preview_applies_overrides_without_torch() -> None:
         inference.phoneme_preview("  ", "en")
 
 
+def test_result_info_reports_seed_retries_and_notes() -> None:
+    headers = {"X-TTS-Seed": "42", "X-TTS-Retries": "1", "X-TTS-Notes": '["reference padded"]', "Server": "x"}
+    text = inference.result_info(i18n.I18n("en_US"), headers, 2.04)
+    assert text.splitlines() == [
+        "synthesised in 2.0 s",
+        "- seed: 42",
+        "- segments regenerated (swallowed or repeated words): 1",
+        "- reference padded",
+    ]
+
+
 def test_models_tab(tmp_path: Path) -> None:
     (tmp_path / "chinese-hubert-base").mkdir()
     (tmp_path / "chinese-hubert-base" / "config.json").write_text("{}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -129,9 +130,21 @@ def save_chunks(parts: list[np.ndarray], sr: int, out_dir: Path, stem: str) -> P
     return path
 
 
-def _info(result_headers: dict[str, str], seconds: float) -> str:
-    extra = [f"- {k}: {v}" for k, v in result_headers.items() if k.lower().startswith("x-")]
-    return "\n".join([f"{seconds:.1f} s", *extra])
+def result_info(t: Any, headers: dict[str, str], seconds: float) -> str:
+    """Markdown lines: time taken, the seed used, how many segments were regenerated (swallowed or
+    repeated words) and the engine's notes (e.g. how the reference was trimmed or padded)."""
+    low = {k.lower(): v for k, v in headers.items()}
+    lines = [t("infer.took", s=f"{seconds:.1f}")]
+    if "x-tts-seed" in low:
+        lines.append(f"- {t('infer.seed_used')}: {low['x-tts-seed']}")
+    if "x-tts-retries" in low:
+        lines.append(f"- {t('infer.retries')}: {low['x-tts-retries']}")
+    try:
+        notes = json.loads(low.get("x-tts-notes", "[]"))
+    except json.JSONDecodeError:
+        notes = [low["x-tts-notes"]]
+    lines += [f"- {note}" for note in (notes if isinstance(notes, list) else [notes])]
+    return "\n".join(lines)
 
 
 def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
@@ -271,7 +284,7 @@ def build_inference_tab(ctx: AppContext) -> dict[str, Any]:
             gr.Warning(str(e))
             yield keep, None, None, f"⚠ {e}"
             return
-        yield keep, str(path), spectrogram_image(path), _info(headers, time.monotonic() - started)
+        yield keep, str(path), spectrogram_image(path), result_info(t, headers, time.monotonic() - started)
 
     values = [
         text,
