@@ -20,9 +20,16 @@ BERT_DIR = "3-bert"
 HUBERT_DIR = "4-cnhubert"
 WAV32K_DIR = "5-wav32k"
 NAME2SEMANTIC = "6-name2semantic.tsv"
-SOVITS_CKPT_DIR = "logs_s2"
-GPT_CKPT_DIR = "logs_s1"
+SOVITS_CKPT_DIR = "logs_s2"  # + "_<version>": training checkpoints G_<step>.pth / D_<step>.pth
+GPT_CKPT_DIR = "logs_s1"  # + "_<version>": training checkpoints GPT_<step>.pth
+DROPPED = "dropped.tsv"  # items a formatting stage dropped on purpose: name<TAB>stage<TAB>reason
 PROGRESS_FILE = "progress.jsonl"
+
+
+def ckpt_dir(kind: str, version: str) -> str:
+    """Training-checkpoint folder of an experiment (official naming): ``logs_s1_v2``, ``logs_s2_v2``."""
+    base = {"gpt": GPT_CKPT_DIR, "sovits": SOVITS_CKPT_DIR}[kind]
+    return f"{base}_{version}"
 
 
 def sovits_weight_name(exp: str, epoch: int, step: int) -> str:

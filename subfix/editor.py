@@ -12,14 +12,13 @@ import dataclasses
 import hashlib
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from GPT_SoVITS.fileio import atomic_output
 from GPT_SoVITS.listfile import ListEntry, ListLine, clean_text, parse_list, resolve_audio, write_list
 
 log = logging.getLogger(__name__)
@@ -213,14 +212,8 @@ def _write_new(path_hint: Path, wav: np.ndarray, sr: int) -> Path:
     while path.exists():
         path = path_hint.with_name(f"{path_hint.stem}_{n}{path_hint.suffix}")
         n += 1
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.wav")
-    os.close(fd)
-    try:
-        sf.write(tmp, wav, sr, subtype="PCM_16")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        sf.write(tmp, wav, sr, subtype="PCM_16", format="WAV")
     return path
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from GPT_SoVITS.audio import load_audio
+from GPT_SoVITS.fileio import atomic_output
 from GPT_SoVITS.slicer import (
     WEBUI_DEFAULTS,
     SlicerParams,
@@ -64,15 +63,8 @@ def slice_waveform(wav: np.ndarray, cfg: SliceConfig) -> list:
 
 def _write_int16(path: Path, data: np.ndarray, sr: int) -> None:
     """Atomic write of int16 samples (temp file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=".slice.", suffix=".wav", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         sf.write(tmp, data, sr, subtype="PCM_16", format="WAV")
-        os.chmod(tmp, 0o644)  # mkstemp files are private; clips are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def slice_file(path: Path, output: Path, cfg: SliceConfig) -> dict:

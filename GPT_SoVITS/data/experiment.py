@@ -14,19 +14,17 @@ Per-part files of ``--part i/n`` runs use the official names ``2-name2text-<i>.t
 from __future__ import annotations
 
 import ast
-import contextlib
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from GPT_SoVITS import paths
+from GPT_SoVITS.fileio import atomic_output
 
 log = logging.getLogger(__name__)
 
-DROPPED = "dropped.tsv"
 SEMANTIC_HEADER = "item_name\tsemantic_audio"
 
 
@@ -53,18 +51,10 @@ def item_name(audio_path: str | Path) -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temp file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -146,7 +136,7 @@ class Experiment:
         self.hubert_dir = self.root / paths.HUBERT_DIR
         self.wav_dir = self.root / paths.WAV32K_DIR
         self.name2semantic = self.root / paths.NAME2SEMANTIC
-        self.dropped_file = self.root / DROPPED
+        self.dropped_file = self.root / paths.DROPPED
 
     def text_part(self, i: int) -> Path:
         return self.root / f"{Path(paths.NAME2TEXT).stem}-{i}.txt"

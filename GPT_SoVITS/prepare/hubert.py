@@ -11,10 +11,7 @@ clips are recorded in dropped.tsv and listed in the report. Resumable: a clip wi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +21,7 @@ import torch
 from GPT_SoVITS import paths
 from GPT_SoVITS.audio import AudioError, load_audio, resample
 from GPT_SoVITS.data.experiment import Experiment, ExperimentError, item_name
+from GPT_SoVITS.fileio import atomic_output
 from GPT_SoVITS.prepare.common import (
     StageError,
     add_common_args,
@@ -55,15 +53,8 @@ def normalise(wav: np.ndarray, scale: float) -> np.ndarray:
 
 def write_int16_wav(path: Path, samples: np.ndarray, sr: int) -> None:
     """Atomic 16-bit wav of already-scaled samples (truncated like numpy's ``astype("int16")``)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         sf.write(tmp, samples.astype(np.int16), sr, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def process_clip(src: Path, name: str, exp: Experiment, extractor, dtype: torch.dtype) -> str | None:

@@ -15,7 +15,6 @@ import math
 import os
 import random
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from GPT_SoVITS.fileio import atomic_output
 from GPT_SoVITS.progress import ProgressLog
 
 log = logging.getLogger(__name__)
@@ -148,17 +148,10 @@ PARTIAL_SUFFIXES = (".partial", ".tmp")
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """torch.save to a dot-prefixed temp file in the same folder, fsync, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, tmp.open("wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def remove_partials(folder: Path) -> int:

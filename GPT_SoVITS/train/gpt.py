@@ -85,7 +85,7 @@ def load_config(args: argparse.Namespace) -> GPTConfig:
     cfg.extra.update(
         train_semantic_path=str(Path(args.exp) / paths.NAME2SEMANTIC),
         train_phoneme_path=str(Path(args.exp) / paths.NAME2TEXT),
-        output_dir=str(Path(args.exp) / f"{paths.GPT_CKPT_DIR}_{args.version}"),
+        output_dir=str(Path(args.exp) / paths.ckpt_dir("gpt", args.version)),
         pretrained_s1=str(args.pretrained or ""),
     )
     return cfg
@@ -144,9 +144,7 @@ class GPTTraining:
         self.opt = ScaledAdamLite(self.model.parameters(), lr=cfg.optimizer.lr)
         o = cfg.optimizer
         self.sched = WarmupCosine(self.opt, o.lr_init, o.lr, o.lr_end, o.warmup_steps, o.decay_steps)
-        self.ckpts = CheckpointDir(
-            self.exp.root / f"{paths.GPT_CKPT_DIR}_{args.version}", ("GPT",), args.keep
-        )
+        self.ckpts = CheckpointDir(self.exp.root / paths.ckpt_dir("gpt", args.version), ("GPT",), args.keep)
         if self.ctx.is_main:
             remove_partials(self.ckpts.folder)
         self.epoch, self.step, self.opt_steps, self.start_batch = 1, 0, 0, 0

@@ -134,9 +134,7 @@ class SoVITSTraining:
             self.ds, batch_sampler=self.sampler, collate_fn=collate_sovits, num_workers=args.num_workers,
             generator=torch.Generator().manual_seed(args.seed),
         )  # fmt: skip
-        self.ckpts = CheckpointDir(
-            exp.root / f"{paths.SOVITS_CKPT_DIR}_{args.version}", ("G", "D"), args.keep
-        )
+        self.ckpts = CheckpointDir(exp.root / paths.ckpt_dir("sovits", args.version), ("G", "D"), args.keep)
         if self.ctx.is_main:
             remove_partials(self.ckpts.folder)
         self.epoch, self.step, self.start_batch, self.lr = 1, 0, 0, cfg.train.learning_rate
