@@ -3,7 +3,7 @@
 Decoding one token should cost reading the weights once. At full size (24 layers) the step runs about 500
 small tensor operations; from Python each costs a few microseconds more than from the TorchScript
 interpreter, which is 20-30 % of the memory-bandwidth floor on a 2-core CPU. The math is exactly that of
-``TransformerLayer.forward`` (same kernels, bit-identical results); :func:`decode_layers_eager` is the
+``TransformerLayer.forward`` (equal within float32 rounding); :func:`decode_layers_eager` is the
 same function run by Python, used when scripting is unavailable and by the tests.
 """
 
@@ -27,21 +27,32 @@ class StepWeights(NamedTuple):
     """Every layer's tensors in a fixed order (views of the parameters, not copies)."""
 
     heads: int
-    tensors: list[list[torch.Tensor]]  # per layer: in_w, in_b, out_w, out_b, ff1_w, ff1_b, ff2_w, ff2_b,
-    #                                    norm1_w, norm1_b, norm2_w, norm2_b
+    tensors: list[list[torch.Tensor]]  # per layer: in_wT, in_b, out_wT, out_b, ff1_wT, ff1_b, ff2_wT, ff2_b,
+    #                                    norm1_w, norm1_b, norm2_w, norm2_b (wT: transposed copies)
     eps: list[float]  # per layer: norm1 eps, norm2 eps (flattened)
 
     @classmethod
     def of(cls, stack: TransformerStack) -> StepWeights:
+        """Gather the tensors; the matrices are copied transposed ((in, out), contiguous) for the run.
+
+        With one row per step the product is memory-bound, and MKL streams an (in, out) matrix about 20 %
+        faster than the (out, in) parameter (measured: 19.8 vs 25.2 ms per token for the full-size
+        matrices, 2 threads). The copies cost one extra weight-sized buffer while decoding.
+        """
         tensors, eps = [], []
-        for layer in stack.layers:
-            a = layer.self_attn
-            tensors.append([
-                a.in_proj_weight, a.in_proj_bias, a.out_proj.weight, a.out_proj.bias,
-                layer.linear1.weight, layer.linear1.bias, layer.linear2.weight, layer.linear2.bias,
-                layer.norm1.weight, layer.norm1.bias, layer.norm2.weight, layer.norm2.bias,
-            ])  # fmt: skip
-            eps += [float(layer.norm1.eps), float(layer.norm2.eps)]
+        with torch.no_grad():
+            for layer in stack.layers:
+                a = layer.self_attn
+
+                def t(w: torch.Tensor) -> torch.Tensor:
+                    return w.detach().t().contiguous()
+
+                tensors.append([
+                    t(a.in_proj_weight), a.in_proj_bias, t(a.out_proj.weight), a.out_proj.bias,
+                    t(layer.linear1.weight), layer.linear1.bias, t(layer.linear2.weight), layer.linear2.bias,
+                    layer.norm1.weight, layer.norm1.bias, layer.norm2.weight, layer.norm2.bias,
+                ])  # fmt: skip
+                eps += [float(layer.norm1.eps), float(layer.norm2.eps)]
         return cls(stack.layers[0].self_attn.num_heads, tensors, eps)
 
 
@@ -66,7 +77,7 @@ def decode_layers_eager(
     n_max = k_all.shape[3]
     for i in range(len(weights)):
         w = weights[i]
-        qkv = F.linear(x, w[0], w[1]).view(b, 3, heads, dh)
+        qkv = torch.addmm(w[1], x, w[0]).view(b, 3, heads, dh)
         k_all[i, :, :, pos] = qkv[:, 1]
         v_all[i, :, :, pos] = qkv[:, 2]
         # (B*H, S, Dh) strided views of the cache; one query per head: two batched matmuls read them in
@@ -80,8 +91,8 @@ def decode_layers_eager(
                 scores.view(b, heads, 1, pos + 1).masked_fill(~key_ok, float("-inf")).view(b * heads, 1, -1)
             )
         att = torch.bmm(scores.softmax(-1), v).view(b, d)
-        x = F.layer_norm(x + F.linear(att, w[2], w[3]), [d], w[8], w[9], eps[2 * i])
-        ff = F.linear(F.relu_(F.linear(x, w[4], w[5])), w[6], w[7])
+        x = F.layer_norm(x + torch.addmm(w[3], att, w[2]), [d], w[8], w[9], eps[2 * i])
+        ff = torch.addmm(w[7], F.relu_(torch.addmm(w[5], x, w[4])), w[6])
         x = F.layer_norm(x + ff, [d], w[10], w[11], eps[2 * i + 1])
     return x
 
