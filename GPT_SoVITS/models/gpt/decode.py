@@ -72,7 +72,7 @@ def step(
 ) -> torch.Tensor:
     """Feed tokens (B, 1) at audio position ``position``; return the next logits (B, V).
 
-    weights: ``model.h.step_weights()``, gathered once per run (saves attribute lookups per token).
+    weights: ``model.h.step_weights()``, gathered once per run; without it every call copies the weights.
     """
     emb = model.embed_audio(token, start=position)[:, 0]  # (B, E)
     return model.logits(model.h.forward_one(emb, cache, weights, key_ok))
