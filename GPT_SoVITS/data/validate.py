@@ -79,6 +79,81 @@ def _bert_columns(path: Path) -> int | None:
     return int(t.shape[-1]) if isinstance(t, torch.Tensor) else None
 
 
+def _present_items(
+    exp: Experiment, report: ValidationReport
+) -> tuple[dict[str, TextRecord], dict[str, set[str]]]:
+    """The name2text records and, per location, the item names the earlier stages wrote."""
+    text: dict[str, TextRecord] = {}
+    semantic: dict[str, list[int]] = {}
+    for path, read, target in (
+        (exp.name2text, exp.read_text, text),
+        (exp.name2semantic, exp.read_semantic, semantic),
+    ):
+        if path.is_file():
+            try:
+                target.update(read())
+            except ExperimentError as e:
+                report.errors.append(str(e))
+    have = {
+        "name2text": set(text),
+        "bert": exp.bert_names(),
+        "hubert": exp.hubert_names(),
+        "wav32k": exp.wav_names(),
+        "semantic": set(semantic),
+    }
+    return text, have
+
+
+def _expected_items(
+    stage: str, have: dict[str, set[str]], list_entries: Sequence[object] | None
+) -> tuple[list[str], set[str]]:
+    """(expected names, names needing BERT); without the .list, what the earlier stages wrote."""
+    if list_entries is not None:
+        expected = [item_name(e.path) for e in list_entries]  # type: ignore[attr-defined]
+        need_bert = {
+            item_name(e.path)  # type: ignore[attr-defined]
+            for e in list_entries
+            if getattr(e, "language", getattr(e, "lang", "")) in BERT_LANGUAGES
+        }
+        return expected, need_bert
+    sources = {"text": "name2text", "hubert": "hubert", "semantic": "hubert"}
+    pool = have[sources[stage]] if stage in sources else have["name2text"] | have["semantic"]
+    if stage == "sovits":
+        pool = have["name2text"] | have["hubert"] | have["wav32k"]
+    return sorted(pool), set()  # BERT need unknown without the .list: only present files' shapes are checked
+
+
+def _count_missing(
+    report: ValidationReport, stage: str, expected: list[str], need_bert: set[str], have: dict[str, set[str]]
+) -> None:
+    """Fill ``report.missing`` per required location and ``report.usable``."""
+    required = REQUIRED[stage]
+    report.missing.update({where: [] for where in required})
+    dropped = set(report.dropped)
+    usable = 0
+    for name in dict.fromkeys(expected):
+        if name in dropped and stage != "text":
+            continue
+        ok = True
+        for where in required:
+            needed = name in need_bert if where == "bert" else True
+            if needed and name not in have[where]:
+                report.missing[where].append(name)
+                ok = False
+        usable += ok
+    report.usable = usable
+
+
+def _check_bert_shapes(exp: Experiment, report: ValidationReport, text: dict[str, TextRecord], have) -> None:
+    for name in sorted(have["bert"] & set(text)):
+        cols = _bert_columns(exp.bert_path(name))
+        n = len(text[name].phones)
+        if cols is None:
+            report.mismatched.append(f"{name}: {exp.bert_path(name)} is unreadable")
+        elif cols != n:
+            report.mismatched.append(f"{name}: {n} phones but {exp.bert_path(name)} has {cols} columns")
+
+
 def check_experiment(
     exp: Experiment,
     stage: str,
@@ -91,69 +166,15 @@ def check_experiment(
     which need BERT; without them the expected items are what the earlier stages wrote.
     """
     report = ValidationReport(exp.root, stage, dropped=exp.read_dropped())
-    text: dict[str, TextRecord] = {}
-    if exp.name2text.is_file():
-        try:
-            text = exp.read_text()
-        except ExperimentError as e:
-            report.errors.append(str(e))
-    semantic: dict[str, list[int]] = {}
-    if exp.name2semantic.is_file():
-        try:
-            semantic = exp.read_semantic()
-        except ExperimentError as e:
-            report.errors.append(str(e))
-    have = {
-        "name2text": set(text),
-        "bert": exp.bert_names(),
-        "hubert": exp.hubert_names(),
-        "wav32k": exp.wav_names(),
-        "semantic": set(semantic),
-    }
+    text, have = _present_items(exp, report)
+    expected, need_bert = _expected_items(stage, have, list_entries)
     if list_entries is not None:
         report.counts["list"] = len(list_entries)
-        expected = [item_name(e.path) for e in list_entries]  # type: ignore[attr-defined]
-        need_bert = {
-            item_name(e.path)  # type: ignore[attr-defined]
-            for e in list_entries
-            if getattr(e, "language", getattr(e, "lang", "")) in BERT_LANGUAGES
-        }
-    else:
-        sources = {"text": "name2text", "hubert": "hubert", "semantic": "hubert"}
-        pool = have[sources[stage]] if stage in sources else have["name2text"] | set(semantic)
-        if stage == "sovits":
-            pool = have["name2text"] | have["hubert"] | have["wav32k"]
-        expected = sorted(pool)
-        need_bert = set()  # unknown without the .list: only shapes of present files are checked
     report.counts.update({k: len(v) for k, v in have.items()})
     report.counts["dropped"] = len(report.dropped)
-    dropped = set(report.dropped)
-    required = REQUIRED[stage]
-    usable = 0
-    for where in required:
-        report.missing[where] = []
-    for name in dict.fromkeys(expected):
-        if name in dropped and stage != "text":
-            continue
-        ok = True
-        for where in required:
-            if where == "bert":
-                if name in need_bert and name not in have["bert"]:
-                    report.missing["bert"].append(name)
-                    ok = False
-            elif name not in have[where]:
-                report.missing[where].append(name)
-                ok = False
-        usable += ok
-    report.usable = usable
-    if check_shapes and "bert" in required:
-        for name in sorted(have["bert"] & set(text)):
-            cols = _bert_columns(exp.bert_path(name))
-            n = len(text[name].phones)
-            if cols is None:
-                report.mismatched.append(f"{name}: {exp.bert_path(name)} is unreadable")
-            elif cols != n:
-                report.mismatched.append(f"{name}: {n} phones but {exp.bert_path(name)} has {cols} columns")
+    _count_missing(report, stage, expected, need_bert, have)
+    if check_shapes and "bert" in REQUIRED[stage]:
+        _check_bert_shapes(exp, report, text, have)
     return report
 
 
