@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from GPT_SoVITS.models.gpt import Text2SemanticDecoder, build_gpt
-from GPT_SoVITS.models.gpt.decode import infer_legacy, iter_tokens
+from GPT_SoVITS.models.gpt.decode import infer_legacy, iter_tokens, prefill, step
 
 INVENTORY = Path(__file__).resolve().parent.parent.parent / "shared" / "parity" / "inventory" / "v2_gpt.json"
 # s1longer-v2.yaml model section, used when the inventory is not beside the checkout
@@ -35,6 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--tokens", type=int, default=200, help="tokens generated with the KV cache")
     p.add_argument("--legacy-tokens", type=int, default=8, help="tokens generated without cache (slow)")
+    p.add_argument("--official-tokens", type=int, default=100, help="tokens of the official-style lockstep")
     p.add_argument("--phones", type=int, default=60, help="text length in phonemes")
     p.add_argument("--prompt", type=int, default=75, help="prompt length in semantic tokens (25 per second)")
     p.add_argument(
@@ -118,6 +120,91 @@ def kv_bytes_per_token(model: Text2SemanticDecoder, positions: float) -> float:
     return 2 * 4 * model.dims.num_layers * model.dims.hidden_dim * positions
 
 
+# --- official-style baseline -------------------------------------------------------------------------
+# How the official T2SBlock.process_one computes a token (scripted classes there, a scripted function
+# here): F.linear on the (out, in) parameters, the per-layer cache (B, S, D) grown with torch.cat every
+# step, F.scaled_dot_product_attention, post-norm layer norms, ReLU FFN. Same weights, same math.
+def _official_layers(
+    x: torch.Tensor,
+    ks: list[torch.Tensor],
+    vs: list[torch.Tensor],
+    weights: list[list[torch.Tensor]],
+    heads: int,
+    eps: list[float],
+) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+    """x (B, 1, D); ks/vs[i] (B, S, D) -> x, caches grown to S + 1 (new lists: the official returns them)."""
+    b = x.shape[0]
+    d = x.shape[2]
+    new_k: list[torch.Tensor] = []
+    new_v: list[torch.Tensor] = []
+    for i in range(len(weights)):
+        w = weights[i]
+        q, k, v = F.linear(x, w[0], w[1]).chunk(3, dim=-1)
+        k_cache = torch.cat([ks[i], k], dim=1)
+        v_cache = torch.cat([vs[i], v], dim=1)
+        s = k_cache.shape[1]
+        qh = q.view(b, 1, heads, -1).transpose(1, 2)
+        kh = k_cache.view(b, s, heads, -1).transpose(1, 2)
+        vh = v_cache.view(b, s, heads, -1).transpose(1, 2)
+        att = F.scaled_dot_product_attention(qh, kh, vh).transpose(1, 2).reshape(b, 1, d)
+        x = F.layer_norm(x + F.linear(att, w[2], w[3]), [d], w[8], w[9], eps[2 * i])
+        x = F.layer_norm(x + F.linear(F.relu(F.linear(x, w[4], w[5])), w[6], w[7]), [d], w[10], w[11],
+                         eps[2 * i + 1])  # fmt: skip
+        new_k.append(k_cache)
+        new_v.append(v_cache)
+    return x, new_k, new_v
+
+
+def time_against_official(model: Text2SemanticDecoder, x, bert, prompt, n: int, device) -> dict[str, float]:
+    """Greedy steps of ours and of the official-style step in lockstep from the same prefill.
+
+    Each step runs one of each (the same surrounding work: embedding, logits, argmax without EOS), so a
+    busy machine slows both alike; returns median ms of each, the median per-step ratio and the share of
+    steps where both chose the same token.
+    """
+    step_fn = torch.jit.script(_official_layers)
+    layers = model.h.layers
+    weights = [
+        [ly.self_attn.in_proj_weight, ly.self_attn.in_proj_bias, ly.self_attn.out_proj.weight,
+         ly.self_attn.out_proj.bias, ly.linear1.weight, ly.linear1.bias, ly.linear2.weight, ly.linear2.bias,
+         ly.norm1.weight, ly.norm1.bias, ly.norm2.weight, ly.norm2.bias]
+        for ly in layers
+    ]  # fmt: skip
+    eps = [float(e) for ly in layers for e in (ly.norm1.eps, ly.norm2.eps)]
+    heads, d, nl = layers[0].self_attn.num_heads, model.dims.hidden_dim, len(layers)
+    ours_ms, off_ms, same = [], [], 0
+    with torch.inference_mode():
+        cache = model.new_cache(1, x.shape[1] + prompt.shape[1] + n, device)
+        logits = prefill(model, model.embed_text(x, bert), model.embed_audio(prompt), cache)
+        s0 = cache.length
+        ks = [cache.k[i, :, :, :s0].transpose(1, 2).reshape(1, s0, d).clone() for i in range(nl)]
+        vs = [cache.v[i, :, :, :s0].transpose(1, 2).reshape(1, s0, d).clone() for i in range(nl)]
+        sw = model.h.step_weights()
+        ours_logits = off_logits = logits
+        for s in range(n):
+            pos = prompt.shape[1] + s
+            tok_o = ours_logits[:, : model.eos].argmax(-1, keepdim=True)
+            tok_f = off_logits[:, : model.eos].argmax(-1, keepdim=True)
+            same += int(tok_o) == int(tok_f)
+            _sync(device)
+            t0 = time.perf_counter()
+            ours_logits = step(model, tok_o, pos, cache, weights=sw)
+            _sync(device)
+            t1 = time.perf_counter()
+            h, ks, vs = step_fn(model.embed_audio(tok_f, start=pos), ks, vs, weights, heads, eps)
+            off_logits = model.logits(h[:, -1])
+            _sync(device)
+            t2 = time.perf_counter()
+            ours_ms.append(1e3 * (t1 - t0))
+            off_ms.append(1e3 * (t2 - t1))
+    return {
+        "ours_ms": statistics.median(ours_ms),
+        "official_ms": statistics.median(off_ms),
+        "ratio": statistics.median(a / b for a, b in zip(ours_ms, off_ms, strict=True)),
+        "same_tokens": same / n,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -128,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     bw = copy_bandwidths(device)
     prefill_s, steps, cpu_s = time_kv(model, x, bert, prompt, args.tokens, device)
     legacy_s = time_legacy(model, x, bert, prompt, args.legacy_tokens, device)
+    official = time_against_official(model, x, bert, prompt, args.official_tokens, device)
     bw += copy_bandwidths(device)  # before and after: the machine may be shared
     wbytes = weight_bytes_per_token(model)
     kv_med, kv_best = statistics.median(steps), min(steps)
@@ -153,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         f"process CPU time per token {cpu_s * 1e3:.2f} ms ({args.threads} threads together);"
         f" / floor (best) = {cpu_s / floor_best:.2f}x",
         f"legacy / kv cache = {legacy_s / kv_med:.1f}x",
+        f"official-style step (same weights, lockstep, {args.official_tokens} tokens):"
+        f" ours {official['ours_ms']:.2f} ms, official {official['official_ms']:.2f} ms;"
+        f" ours / official = {official['ratio']:.2f}x median per step;"
+        f" same greedy token {100 * official['same_tokens']:.0f} %",
     ]
     print("\n".join(lines))
     return 0
