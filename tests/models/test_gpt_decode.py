@@ -184,3 +184,19 @@ def test_scripted_step_equals_eager_step() -> None:
             g.manual_seed(16)
     assert not isinstance(decode_layers(), type(decode_layers_eager))  # really scripted here
     assert torch.allclose(outs[0], outs[1], atol=1e-6), (outs[0] - outs[1]).abs().max()
+
+
+def test_step_weights_kept_per_model_and_remade_after_a_change() -> None:
+    model = tiny_model(18)
+    first = model.h.step_weights()
+    assert model.h.step_weights() is first  # no new transposed copies per decoding run
+    layer = model.h.layers[0]
+    with torch.no_grad():
+        layer.linear1.weight.mul_(2)  # in place: same storage, new version
+    second = model.h.step_weights()
+    assert second is not first
+    assert torch.equal(second.tensors[0][4], layer.linear1.weight.t())
+    other = tiny_model(19)
+    model.load_state_dict(other.state_dict())  # copies into the same tensors
+    assert torch.equal(model.h.step_weights().tensors[0][0], other.h.layers[0].self_attn.in_proj_weight.t())
+    assert "_step_weights" not in "".join(model.state_dict())

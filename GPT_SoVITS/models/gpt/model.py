@@ -183,8 +183,18 @@ class TransformerStack(nn.Module):
         return x
 
     def step_weights(self) -> StepWeights:
-        """Every layer's tensors, gathered once per decoding run for :meth:`forward_one`."""
-        return StepWeights.of(self)
+        """Every layer's tensors for :meth:`forward_one`, gathered on first use and kept with the model.
+
+        The transposed copies cost a weight-sized buffer and tens of ms to make; they are remade only when
+        a parameter changed since (another storage after ``.to()`` / ``load_state_dict`` into new tensors,
+        or an in-place update, which bumps the tensor's version counter).
+        """
+        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters())
+        kept = self.__dict__.get("_step_weights")
+        if kept is None or kept[0] != key:
+            kept = (key, StepWeights.of(self))
+            self.__dict__["_step_weights"] = kept  # a plain attribute: not a parameter, not in state_dict
+        return kept[1]
 
     def forward_one(
         self,
