@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from GPT_SoVITS.data.experiment import Experiment
+from GPT_SoVITS.data.experiment import Experiment, ExperimentError
 from GPT_SoVITS.data.validate import ValidationReport, check_experiment
 from GPT_SoVITS.devices import resolve_device, resolve_dtype
 from GPT_SoVITS.listfile import ListEntry, ListFileError, read_entries
@@ -109,6 +109,25 @@ def run_stage(name: str, exp: Experiment, body: Callable[[ProgressLog], str]) ->
     progress.write("end", stage=name, ok=True, message=message)
     print(message)
     return 0
+
+
+def stage_main(
+    name: str,
+    parser: argparse.ArgumentParser,
+    process: Callable[[argparse.Namespace, ProgressLog], str],
+    argv: list[str] | None,
+) -> int:
+    """A formatting stage's ``main``: parse, set up logging, run ``process`` (experiment errors end it)."""
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+
+    def body(progress: ProgressLog) -> str:
+        try:
+            return process(args, progress)
+        except ExperimentError as e:
+            raise StageError(str(e)) from e
+
+    return run_stage(name, Experiment(args.exp), body)
 
 
 def final_report(exp: Experiment, stage: str, entries: Sequence[ListEntry] | None) -> ValidationReport:

@@ -20,7 +20,7 @@ import torch
 
 from GPT_SoVITS import paths
 from GPT_SoVITS.audio import AudioError, load_audio, resample
-from GPT_SoVITS.data.experiment import Experiment, ExperimentError, item_name
+from GPT_SoVITS.data.experiment import Experiment, item_name
 from GPT_SoVITS.fileio import atomic_output
 from GPT_SoVITS.prepare.common import (
     StageError,
@@ -29,8 +29,7 @@ from GPT_SoVITS.prepare.common import (
     final_report,
     load_entries,
     resolve,
-    run_stage,
-    setup_logging,
+    stage_main,
 )
 from GPT_SoVITS.progress import ProgressLog
 from GPT_SoVITS.train.common import atomic_torch_save
@@ -138,16 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-
-    def body(progress: ProgressLog) -> str:
-        try:
-            return process(args, progress)
-        except ExperimentError as e:
-            raise StageError(str(e)) from e
-
-    return run_stage(STAGE, Experiment(args.exp), body)
+    return stage_main(STAGE, build_parser(), process, argv)
 
 
 if __name__ == "__main__":

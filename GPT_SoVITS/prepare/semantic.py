@@ -32,8 +32,7 @@ from GPT_SoVITS.prepare.common import (
     load_entries,
     merge_parts,
     resolve,
-    run_stage,
-    setup_logging,
+    stage_main,
 )
 from GPT_SoVITS.progress import ProgressLog
 
@@ -135,16 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-
-    def body(progress: ProgressLog) -> str:
-        try:
-            return process(args, progress)
-        except ExperimentError as e:
-            raise StageError(str(e)) from e
-
-    return run_stage(STAGE, Experiment(args.exp), body)
+    return stage_main(STAGE, build_parser(), process, argv)
 
 
 if __name__ == "__main__":

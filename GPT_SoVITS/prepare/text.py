@@ -19,7 +19,6 @@ import torch
 from GPT_SoVITS import paths
 from GPT_SoVITS.data.experiment import (
     Experiment,
-    ExperimentError,
     TextRecord,
     item_name,
     read_name2text,
@@ -34,8 +33,7 @@ from GPT_SoVITS.prepare.common import (
     load_entries,
     merge_parts,
     resolve,
-    run_stage,
-    setup_logging,
+    stage_main,
 )
 from GPT_SoVITS.progress import ProgressLog
 from GPT_SoVITS.train.common import atomic_torch_save
@@ -156,17 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    exp = Experiment(args.exp)
-
-    def body(progress: ProgressLog) -> str:
-        try:
-            return process(args, progress)
-        except ExperimentError as e:
-            raise StageError(str(e)) from e
-
-    return run_stage(STAGE, exp, body)
+    return stage_main(STAGE, build_parser(), process, argv)
 
 
 if __name__ == "__main__":
