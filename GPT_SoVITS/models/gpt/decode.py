@@ -104,10 +104,13 @@ def iter_tokens(
     repetition_penalty: float = 1.35,
     generator: torch.Generator | None = None,
     max_steps: int = MAX_STEPS,
+    precision: str = "fp32",
 ) -> Generator[int, None, DecodeInfo]:
     """Yield each kept semantic token of one item as soon as it is decided; return a DecodeInfo.
 
     x: (1, Nx) phoneme ids, prompts: (1, P) codes or None (reference-free), bert_feature: (1, 1024, Nx).
+    precision: the per-token step's matrices: "fp32" (exact, default) or the opt-in lossy "bf16"/"fp16"
+    (fastpath.PRECISIONS; the prefill and the logits stay in the model's dtype).
     """
     del x_lens  # the official signature carries it; a single item needs no lengths
     options = SamplingOptions(top_k, top_p, temperature, repetition_penalty)
@@ -118,7 +121,7 @@ def iter_tokens(
         tokens[:, :p] = prompts
     cache = model.new_cache(1, x.shape[1] + p + max_steps, x.device)
     logits = prefill(model, *_embed_inputs(model, x, bert_feature, prompts), cache)
-    weights = model.h.step_weights()
+    weights = model.h.step_weights(precision)
     eos = model.eos
     for s in range(max_steps):
         if s < MIN_STEPS:
@@ -158,11 +161,12 @@ def infer_panel(
     repetition_penalty: float = 1.35,
     generator: torch.Generator | None = None,
     max_steps: int = MAX_STEPS,
+    precision: str = "fp32",
 ) -> tuple[torch.Tensor, int]:
     """Official ``infer_panel``: (y (1, P + G) = prompt followed by the kept tokens, idx)."""
     gen = iter_tokens(
         model, x, x_lens, prompts, bert_feature, top_k, top_p, temperature,
-        early_stop_num, repetition_penalty, generator, max_steps,
+        early_stop_num, repetition_penalty, generator, max_steps, precision,
     )  # fmt: skip
     new, info = _collect(gen)
     if prompts is None and not new:
@@ -196,6 +200,7 @@ def infer_batch(
     repetition_penalty: float = 1.35,
     generator: torch.Generator | None = None,
     max_steps: int = MAX_STEPS,
+    precision: str = "fp32",
 ) -> tuple[list[torch.Tensor], list[int]]:
     """Official ``infer_panel_batch_infer``: x[i] (N_i,) ids, bert_feature[i] (1024, N_i), prompts (B, P).
 
@@ -206,7 +211,7 @@ def infer_batch(
     if prompts is None:
         runs = [
             infer_panel(model, xi[None], None, None, bi[None], top_k, top_p, temperature,
-                        early_stop_num, repetition_penalty, generator, max_steps)
+                        early_stop_num, repetition_penalty, generator, max_steps, precision)
             for xi, bi in zip(x, bert_feature, strict=True)
         ]  # fmt: skip
         return [y[0] for y, _ in runs], [idx for _, idx in runs]
@@ -219,7 +224,7 @@ def infer_batch(
     tokens = F.pad(prompts.long(), (0, max_steps))  # (B, P + max_steps)
     cache = model.new_cache(b, n + p + max_steps, x_emb.device)
     logits = prefill(model, x_emb, model.embed_audio(prompts), cache, key_ok)
-    weights = model.h.step_weights()
+    weights = model.h.step_weights(precision)
     rows = list(range(b))  # original item of each active row
     y_out: list[torch.Tensor | None] = [None] * b
     idx_out: list[int] = [max_steps - 1] * b

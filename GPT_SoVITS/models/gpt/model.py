@@ -182,19 +182,18 @@ class TransformerStack(nn.Module):
             cache.advance(x.shape[1])
         return x
 
-    def step_weights(self) -> StepWeights:
+    def step_weights(self, precision: str = "fp32") -> StepWeights:
         """Every layer's tensors for :meth:`forward_one`, gathered on first use and kept with the model.
 
-        The transposed copies cost a weight-sized buffer and tens of ms to make; they are remade only when
-        a parameter changed since (another storage after ``.to()`` / ``load_state_dict`` into new tensors,
-        or an in-place update, which bumps the tensor's version counter).
+        The matrix copies cost a weight-sized buffer (half for bf16/fp16) and tens of ms to make; they are
+        remade only when a parameter changed since (another storage after ``.to()`` / ``load_state_dict``
+        into new tensors, or an in-place update, which bumps the tensor's version counter).
         """
         key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters())
-        kept = self.__dict__.get("_step_weights")
-        if kept is None or kept[0] != key:
-            kept = (key, StepWeights.of(self))
-            self.__dict__["_step_weights"] = kept  # a plain attribute: not a parameter, not in state_dict
-        return kept[1]
+        kept = self.__dict__.setdefault("_step_weights", {})  # a plain attribute: not in state_dict
+        if precision not in kept or kept[precision][0] != key:
+            kept[precision] = (key, StepWeights.of(self, precision))
+        return kept[precision][1]
 
     def forward_one(
         self,
@@ -214,7 +213,9 @@ class TransformerStack(nn.Module):
         if pos >= cache.max_len:
             raise RuntimeError(f"KV cache full: {cache.max_len} positions allocated")
         mask = None if key_ok is None else key_ok[:, None, None, : pos + 1]
-        x = decode_layers()(x, cache.k, cache.v, pos, weights.heads, weights.tensors, weights.eps, mask)
+        x = decode_layers()(
+            x, cache.k, cache.v, pos, weights.heads, weights.tensors, weights.eps, mask, weights.lowp
+        )
         cache.advance(1)
         return x
 
