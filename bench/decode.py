@@ -17,12 +17,16 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from GPT_SoVITS.models.gpt import Text2SemanticDecoder, build_gpt
+from GPT_SoVITS.models.gpt import Text2SemanticDecoder, build_gpt, load_gpt_model
 from GPT_SoVITS.models.gpt.decode import infer_legacy, iter_tokens, prefill, step
+from GPT_SoVITS.models.gpt.fastpath import PRECISIONS
+from GPT_SoVITS.parity.core import find_model
 
+GOLDEN = Path(__file__).resolve().parent.parent.parent / "shared" / "parity" / "golden"
 INVENTORY = Path(__file__).resolve().parent.parent.parent / "shared" / "parity" / "inventory" / "v2_gpt.json"
 # s1longer-v2.yaml model section, used when the inventory is not beside the checkout
 S1LONGER_V2 = {
@@ -37,6 +41,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tokens", type=int, default=200, help="tokens generated with the KV cache")
     p.add_argument("--legacy-tokens", type=int, default=8, help="tokens generated without cache (slow)")
     p.add_argument("--official-tokens", type=int, default=100, help="tokens of the official-style lockstep")
+    p.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["fp32", "bf16", "fp16"],
+        choices=list(PRECISIONS),
+        help="per-token step precisions timed against the official-style step",
+    )
+    p.add_argument("--golden", type=Path, default=GOLDEN, help="golden folder for the precision drift")
+    p.add_argument("--drift-steps", type=int, default=60, help="greedy steps per golden input (drift)")
     p.add_argument("--phones", type=int, default=60, help="text length in phonemes")
     p.add_argument("--prompt", type=int, default=75, help="prompt length in semantic tokens (25 per second)")
     p.add_argument(
@@ -155,14 +168,7 @@ def _official_layers(
     return x, new_k, new_v
 
 
-def time_against_official(model: Text2SemanticDecoder, x, bert, prompt, n: int, device) -> dict[str, float]:
-    """Greedy steps of ours and of the official-style step in lockstep from the same prefill.
-
-    Each step runs one of each (the same surrounding work: embedding, logits, argmax without EOS), so a
-    busy machine slows both alike; returns median ms of each, the median per-step ratio and the share of
-    steps where both chose the same token.
-    """
-    step_fn = torch.jit.script(_official_layers)
+def _official_weights(model: Text2SemanticDecoder) -> tuple[list[list[torch.Tensor]], list[float], int]:
     layers = model.h.layers
     weights = [
         [ly.self_attn.in_proj_weight, ly.self_attn.in_proj_bias, ly.self_attn.out_proj.weight,
@@ -171,38 +177,97 @@ def time_against_official(model: Text2SemanticDecoder, x, bert, prompt, n: int, 
         for ly in layers
     ]  # fmt: skip
     eps = [float(e) for ly in layers for e in (ly.norm1.eps, ly.norm2.eps)]
-    heads, d, nl = layers[0].self_attn.num_heads, model.dims.hidden_dim, len(layers)
-    ours_ms, off_ms, same = [], [], 0
+    return weights, eps, layers[0].self_attn.num_heads
+
+
+def time_against_official(
+    model: Text2SemanticDecoder, x, bert, prompt, n: int, device, precisions: list[str]
+) -> dict[str, dict[str, float]]:
+    """Greedy steps of the official-style step and of ours (per precision) in lockstep, same prefill.
+
+    Each step runs one of each (the same surrounding work: embedding, logits, argmax without EOS), so a
+    busy machine slows all alike. Returns per variant ("official", then each precision): median ms, the
+    median per-step ratio to the official and the share of steps choosing the official's token.
+    """
+    step_fn = torch.jit.script(_official_layers)
+    weights, eps, heads = _official_weights(model)
+    d, nl = model.dims.hidden_dim, model.dims.num_layers
+    ms: dict[str, list[float]] = {name: [] for name in ["official", *precisions]}
+    same = dict.fromkeys(precisions, 0)
     with torch.inference_mode():
-        cache = model.new_cache(1, x.shape[1] + prompt.shape[1] + n, device)
-        logits = prefill(model, model.embed_text(x, bert), model.embed_audio(prompt), cache)
-        s0 = cache.length
-        ks = [cache.k[i, :, :, :s0].transpose(1, 2).reshape(1, s0, d).clone() for i in range(nl)]
-        vs = [cache.v[i, :, :, :s0].transpose(1, 2).reshape(1, s0, d).clone() for i in range(nl)]
-        sw = model.h.step_weights()
-        ours_logits = off_logits = logits
+        caches = {p: model.new_cache(1, x.shape[1] + prompt.shape[1] + n, device) for p in precisions}
+        for cache in caches.values():
+            logits = prefill(model, model.embed_text(x, bert), model.embed_audio(prompt), cache)
+        s0 = x.shape[1] + prompt.shape[1]
+        c0 = caches[precisions[0]]
+        ks = [c0.k[i, :, :, :s0].transpose(1, 2).reshape(1, s0, d).clone() for i in range(nl)]
+        vs = [c0.v[i, :, :, :s0].transpose(1, 2).reshape(1, s0, d).clone() for i in range(nl)]
+        sws = {p: model.h.step_weights(p) for p in precisions}
+        last = dict.fromkeys(ms, logits)
         for s in range(n):
             pos = prompt.shape[1] + s
-            tok_o = ours_logits[:, : model.eos].argmax(-1, keepdim=True)
-            tok_f = off_logits[:, : model.eos].argmax(-1, keepdim=True)
-            same += int(tok_o) == int(tok_f)
-            _sync(device)
-            t0 = time.perf_counter()
-            ours_logits = step(model, tok_o, pos, cache, weights=sw)
-            _sync(device)
-            t1 = time.perf_counter()
-            h, ks, vs = step_fn(model.embed_audio(tok_f, start=pos), ks, vs, weights, heads, eps)
-            off_logits = model.logits(h[:, -1])
-            _sync(device)
-            t2 = time.perf_counter()
-            ours_ms.append(1e3 * (t1 - t0))
-            off_ms.append(1e3 * (t2 - t1))
+            tok = {name: lg[:, : model.eos].argmax(-1, keepdim=True) for name, lg in last.items()}
+            for p in precisions:
+                same[p] += int(tok[p]) == int(tok["official"])
+            for name, times in ms.items():
+                _sync(device)
+                t0 = time.perf_counter()
+                if name == "official":
+                    h, ks, vs = step_fn(model.embed_audio(tok[name], start=pos), ks, vs, weights, heads, eps)
+                    last[name] = model.logits(h[:, -1])
+                else:
+                    last[name] = step(model, tok[name], pos, caches[name], weights=sws[name])
+                _sync(device)
+                times.append(1e3 * (time.perf_counter() - t0))
     return {
-        "ours_ms": statistics.median(ours_ms),
-        "official_ms": statistics.median(off_ms),
-        "ratio": statistics.median(a / b for a, b in zip(ours_ms, off_ms, strict=True)),
-        "same_tokens": same / n,
+        name: {
+            "ms": statistics.median(t),
+            "ratio": statistics.median(a / b for a, b in zip(t, ms["official"], strict=True)),
+            "same_tokens": same.get(name, n) / n,
+        }
+        for name, t in ms.items()
     }
+
+
+def _greedy(model, x, bert, prompt, precision: str, n: int, forced: list[int] | None):
+    """Greedy tokens and logits (n, V) of n steps; with ``forced`` the steps are fed those tokens."""
+    with torch.inference_mode():
+        cache = model.new_cache(1, x.shape[1] + prompt.shape[1] + n)
+        logits = prefill(model, model.embed_text(x, bert), model.embed_audio(prompt), cache)
+        w = model.h.step_weights(precision)
+        tokens, rows = [], []
+        for s in range(n):
+            rows.append(logits[0])
+            tokens.append(int(logits[:, : model.eos].argmax()))
+            feed = tokens[-1] if forced is None else forced[s]
+            logits = step(model, torch.tensor([[feed]]), prompt.shape[1] + s, cache, weights=w)
+    return tokens, torch.stack(rows)
+
+
+def golden_drift(golden: Path, precision: str, n: int) -> str:
+    """Reduced-precision step against fp32 on the golden GPT and every single-item golden input.
+
+    Teacher-forced on the fp32 greedy tokens: max |logit error| and the share of steps with the same
+    greedy token; free-running: how many greedy sequences of n tokens stay identical.
+    """
+    model = load_gpt_model(find_model(golden, "gpt"), "cpu")
+    data = np.load(golden / "gpt_decode_inputs.npz")
+    prefixes = [k.removesuffix("_phoneme_ids") for k in data.files if k.endswith("_phoneme_ids")]
+    prefixes = [p for p in prefixes if f"{p}_prompt" in data.files and data[f"{p}_phoneme_ids"].ndim == 2]
+    err, agree, identical = 0.0, 0, 0
+    for p in prefixes:
+        x, prompt = (torch.from_numpy(data[f"{p}_{k}"]).long() for k in ("phoneme_ids", "prompt"))
+        bert = torch.from_numpy(data[f"{p}_bert_feature"]).float()
+        ref_tokens, ref_logits = _greedy(model, x, bert, prompt, "fp32", n, None)
+        tokens, logits = _greedy(model, x, bert, prompt, precision, n, ref_tokens)
+        err = max(err, (logits - ref_logits).abs().max().item())
+        agree += sum(a == b for a, b in zip(tokens, ref_tokens, strict=True))
+        identical += _greedy(model, x, bert, prompt, precision, n, None)[0] == ref_tokens
+    return (
+        f"max |logit error| {err:.2e} (teacher-forced, {len(prefixes)} inputs x {n} steps),"
+        f" same greedy token {100 * agree / (n * len(prefixes)):.1f} %,"
+        f" free-running greedy sequences identical {identical}/{len(prefixes)}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     bw = copy_bandwidths(device)
     prefill_s, steps, cpu_s = time_kv(model, x, bert, prompt, args.tokens, device)
     legacy_s = time_legacy(model, x, bert, prompt, args.legacy_tokens, device)
-    official = time_against_official(model, x, bert, prompt, args.official_tokens, device)
+    official = time_against_official(model, x, bert, prompt, args.official_tokens, device, args.precisions)
     bw += copy_bandwidths(device)  # before and after: the machine may be shared
     wbytes = weight_bytes_per_token(model)
     kv_med, kv_best = statistics.median(steps), min(steps)
@@ -242,10 +307,20 @@ def main(argv: list[str] | None = None) -> int:
         f" / floor (best) = {cpu_s / floor_best:.2f}x",
         f"legacy / kv cache = {legacy_s / kv_med:.1f}x",
         f"official-style step (same weights, lockstep, {args.official_tokens} tokens):"
-        f" ours {official['ours_ms']:.2f} ms, official {official['official_ms']:.2f} ms;"
-        f" ours / official = {official['ratio']:.2f}x median per step;"
-        f" same greedy token {100 * official['same_tokens']:.0f} %",
+        f" {official['official']['ms']:.2f} ms median",
     ]
+    for p in args.precisions:
+        r = official[p]
+        lines.append(
+            f"  ours {p}: {r['ms']:.2f} ms median; ours / official = {r['ratio']:.2f}x median per step;"
+            f" official's greedy token {100 * r['same_tokens']:.0f} %"
+        )
+    if args.golden.is_dir():
+        for p in args.precisions:
+            if p != "fp32":
+                lines.append(
+                    f"  {p} drift on {args.golden}: " + golden_drift(args.golden, p, args.drift_steps)
+                )
     print("\n".join(lines))
     return 0
 
