@@ -55,3 +55,18 @@ def test_scripted_reduced_precision_step_equals_eager() -> None:
             x = torch.randn(1, 32, generator=torch.Generator().manual_seed(37))
             outs.append(fn(x, cache.k, cache.v, 6, w.heads, w.tensors, w.eps, None, True))
     assert torch.equal(outs[0], outs[1])
+
+
+def test_step_thread_setting_is_restored_and_changes_no_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    from GPT_SoVITS.models.gpt import decode
+
+    model = tiny_model(38)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        one = _step_logits(model, "fp32")  # decode.STEP_THREADS = 1 by default
+        assert torch.get_num_threads() == 2
+        monkeypatch.setattr(decode, "STEP_THREADS", None)
+        assert torch.equal(_step_logits(model, "fp32"), one)
+    finally:
+        torch.set_num_threads(before)

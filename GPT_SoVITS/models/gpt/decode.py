@@ -62,6 +62,13 @@ def prefill(
     return model.logits(hidden[:, -1])
 
 
+# Intra-op threads for one CPU decoding step. Its products have one row: MKL runs them on one thread
+# whatever the setting (measured equal at 1 and 2 threads), and the rest are tiny ops. But every op that
+# opens an OpenMP region waits for all threads, so with a core busy elsewhere a 2-thread step took
+# 550 ms instead of 26 ms (2-core machine, another process on both cores). None: leave torch's setting.
+STEP_THREADS: int | None = 1
+
+
 def step(
     model: Text2SemanticDecoder,
     token: torch.Tensor,
@@ -72,10 +79,19 @@ def step(
 ) -> torch.Tensor:
     """Feed tokens (B, 1) at audio position ``position``; return the next logits (B, V).
 
-    weights: ``model.h.step_weights()``, gathered once per run; without it every call copies the weights.
+    weights: ``model.h.step_weights()`` (kept with the model). On CPU the step runs with
+    ``STEP_THREADS`` intra-op threads; the process setting is restored afterwards.
     """
-    emb = model.embed_audio(token, start=position)[:, 0]  # (B, E)
-    return model.logits(model.h.forward_one(emb, cache, weights, key_ok))
+    n = torch.get_num_threads()
+    switch = token.device.type == "cpu" and STEP_THREADS is not None and n != STEP_THREADS
+    if switch:
+        torch.set_num_threads(STEP_THREADS)
+    try:
+        emb = model.embed_audio(token, start=position)[:, 0]  # (B, E)
+        return model.logits(model.h.forward_one(emb, cache, weights, key_ok))
+    finally:
+        if switch:
+            torch.set_num_threads(n)
 
 
 def _embed_inputs(model, x, bert_feature, prompts):
