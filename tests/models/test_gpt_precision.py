@@ -12,6 +12,7 @@ from tests.models.test_gpt_decode import EOS, inputs, tiny_model
 def _step_logits(model, precision: str) -> torch.Tensor:
     """Logits of 6 teacher-forced steps after a prefill: (6, V)."""
     x, bert, prompt = inputs(30)
+    bert = bert.to(model.bert_proj.weight.dtype)
     forced = torch.randint(0, EOS, (1, 6), generator=torch.Generator().manual_seed(31))
     w = model.h.step_weights(precision)
     with torch.inference_mode():
@@ -70,3 +71,13 @@ def test_step_thread_setting_is_restored_and_changes_no_number(monkeypatch: pyte
         assert torch.equal(_step_logits(model, "fp32"), one)
     finally:
         torch.set_num_threads(before)
+
+
+def test_half_model_steps_with_the_linear_layout() -> None:
+    model = tiny_model(39)
+    ref = _step_logits(model, "fp32")
+    half = model.to(torch.bfloat16)
+    w = half.h.step_weights()
+    assert w.lowp and w.tensors[0][4].shape == half.h.layers[0].linear1.weight.shape
+    low = _step_logits(half, "fp32")
+    assert (low - ref).abs().max().item() < 0.1 * ref.abs().max().item()

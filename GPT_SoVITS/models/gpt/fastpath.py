@@ -34,22 +34,25 @@ class StepWeights(NamedTuple):
     tensors: list[list[torch.Tensor]]  # per layer: in_w, in_b, out_w, out_b, ff1_w, ff1_b, ff2_w, ff2_b,
     #                                    norm1_w, norm1_b, norm2_w, norm2_b (matrices: copies, see `of`)
     eps: list[float]  # per layer: norm1 eps, norm2 eps (flattened)
-    lowp: bool  # matrices are (out, in) copies in a reduced dtype: the inputs are cast to it per product
+    lowp: bool  # matrices are (out, in) copies in another dtype than fp32: inputs are cast per product
 
     @classmethod
     def of(cls, stack: TransformerStack, precision: str = "fp32") -> StepWeights:
         """Gather the tensors; the matrices are copied for the run, as fits ``precision``.
 
-        fp32: (in, out) contiguous transposed copies. With one row per step the product is memory-bound,
-        and MKL streams an (in, out) matrix about 20 % faster than the (out, in) parameter (measured: 19.8
-        vs 25.2 ms per token for the full-size matrices). bf16/fp16: (out, in) copies in that dtype (half
-        the bytes; F.linear with this layout was the fastest reduced-precision product measured on an
-        AVX-512 CPU without AMX: fp16 about 2x faster than fp32, bf16 about 1.3x). Layer norms, residuals,
-        attention and the cache stay in the model's dtype.
+        fp32 (the model's own dtype): for a float32 model, (in, out) contiguous transposed copies. With one
+        row per step the product is memory-bound, and MKL streams an (in, out) matrix about 20 % faster
+        than the (out, in) parameter (measured: 19.8 vs 25.2 ms per token for the full-size matrices).
+        bf16/fp16, or a model already in another dtype: (out, in) copies in that dtype for F.linear, the
+        fastest layout measured for them on an AVX-512 CPU without AMX (24 layers' matrices, one thread:
+        fp16 9.4 ms, bf16 20.4 ms, fp32 19.4 ms; fp16 through addmm with (in, out) took 147 ms). Layer
+        norms, residuals, attention and the cache stay in the model's dtype.
         """
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
         dtype = PRECISIONS[precision]
+        if dtype is None and stack.layers[0].linear1.weight.dtype != torch.float32:
+            dtype = stack.layers[0].linear1.weight.dtype  # a half model: (in, out) fp16 addmm was 15x slower
         tensors, eps = [], []
         with torch.no_grad():
             for layer in stack.layers:
