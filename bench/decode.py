@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from GPT_SoVITS.models.gpt import Text2SemanticDecoder, build_gpt, load_gpt_model
-from GPT_SoVITS.models.gpt.decode import infer_legacy, iter_tokens, prefill, step
+from GPT_SoVITS.models.gpt.decode import STEP_THREADS, infer_legacy, iter_tokens, prefill, step
 from GPT_SoVITS.models.gpt.fastpath import PRECISIONS
 from GPT_SoVITS.parity.core import find_model
 
@@ -289,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     d = model.dims
     kv_mb = kv_bytes_per_token(model, mean_len) / 1e6
     lines = [
-        f"model: {d.num_layers} layers, dim {d.hidden_dim}, {d.num_heads} heads; threads {args.threads}",
+        f"model: {d.num_layers} layers, dim {d.hidden_dim}, {d.num_heads} heads; threads {args.threads}"
+        f" (decoding steps: {STEP_THREADS or args.threads})",
         f"text {args.phones} phones, prompt {args.prompt} tokens, {args.tokens} tokens generated",
         f"copy bandwidth: median {statistics.median(bw) / 1e9:.1f} GB/s, best {max(bw) / 1e9:.1f} GB/s",
         f"fp32 weights read per token {wbytes / 1e6:.1f} MB"
