@@ -40,6 +40,7 @@ class Pipeline:
         self.req = request
         self.gpt, self.sovits = engine.gpt, engine.sovits  # snapshot: a weight switch mid-request is ignored
         self.device, self.dtype = engine.device, engine.dtype
+        self.step_precision = engine.step_precision
         self.seed = request.seed if request.seed != -1 else random.SystemRandom().randrange(2**32)
         self.notes: list[str] = []
         self.timings = {"reference": 0.0, "frontend": 0.0, "gpt": 0.0, "sovits": 0.0}
@@ -115,12 +116,14 @@ class Pipeline:
 
     # -- GPT -------------------------------------------------------------------------------------------
     def _sampling(self) -> dict:
+        """Arguments of every GPT decoding call: the request's sampling knobs and the step precision."""
         r = self.req
         return {
             "top_k": r.top_k,
             "top_p": r.top_p,
             "temperature": r.temperature,
             "repetition_penalty": r.repetition_penalty,
+            "precision": self.step_precision,
         }
 
     def _decode_one(self, seg: Phonemes, seed: int, gen: torch.Generator | None = None) -> Attempt:

@@ -198,3 +198,14 @@ def test_cuda(golden_models, bert_dir: Path, hubert_dir: Path, refs: dict[str, P
     result = eng.synthesize(request(refs))
     assert_audio(result)
     assert np.array_equal(result.audio, eng.synthesize(request(refs)).audio)
+
+
+@SLOW
+def test_fp16_on_cpu_runs_the_gpt_step_in_half(golden_models, bert_dir: Path, hubert_dir: Path, refs) -> None:
+    from GPT_SoVITS.inference.engine import TTSEngine
+
+    eng = TTSEngine(golden_models[0], golden_models[1], bert_dir, hubert_dir, device="cpu", precision="fp16")
+    assert eng.describe()["precision"] == "float32" and eng.describe()["gpt_step_precision"] == "fp16"
+    a = eng.synthesize(request(refs))
+    assert_audio(a)
+    assert np.array_equal(a.audio, eng.synthesize(request(refs)).audio)  # still deterministic per seed
