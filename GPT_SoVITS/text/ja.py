@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import re
 
+from GPT_SoVITS.text.symbols import BASE_MARK_MAP
+
 # Characters read by OpenJTalk (kana, kanji, Latin letters, digits, full-width letters and digits 1-9).
 _JA_CHARS = r"A-Za-z\d\u3005\u3040-\u30ff\u4e00-\u9fff\uff11-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uff9d"
 _JA_RUN = re.compile(f"[{_JA_CHARS}]")
 _NOT_JA = re.compile(f"[^{_JA_CHARS}]")
 _MARK_MAP = {
-    "：": ",",
-    "；": ",",
-    "，": ",",
-    "。": ".",
-    "！": "!",
-    "？": "?",
-    "\n": ".",
-    "·": ",",
-    "、": ",",
+    **BASE_MARK_MAP,
     "...": "…",
 }
 

@@ -15,7 +15,7 @@ import zipfile
 from functools import cache
 from pathlib import Path
 
-from GPT_SoVITS.text.symbols import symbols
+from GPT_SoVITS.text.symbols import BASE_MARK_MAP, symbols
 
 _LATIN_NAMES = {
     "a": "에이",
@@ -62,15 +62,7 @@ _DIPHTHONGS = {
     "ㅠ": "ㅣㅜ",
 }
 _MARK_MAP = {
-    "：": ",",
-    "；": ",",
-    "，": ",",
-    "。": ".",
-    "！": "!",
-    "？": "?",
-    "\n": ".",
-    "·": ",",
-    "、": ",",
+    **BASE_MARK_MAP,
     " ": "空",
 }
 

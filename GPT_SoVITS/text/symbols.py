@@ -17,6 +17,18 @@ def _w(words: str) -> tuple[str, ...]:
 
 # Punctuation the models know; every frontend maps its punctuation onto these.
 PUNCTUATION: tuple[str, ...] = ("!", "?", "…", ",", ".", "-")
+# Full-width and other marks every CJK frontend maps onto PUNCTUATION (each language adds its own extras).
+BASE_MARK_MAP: dict[str, str] = {
+    "：": ",",
+    "；": ",",
+    "，": ",",
+    "。": ".",
+    "！": "!",
+    "？": "?",
+    "\n": ".",
+    "·": ",",
+    "、": ",",
+}
 PAD = "_"
 SPECIAL_SYMBOLS: tuple[str, ...] = ("SP", "SP2", "SP3", "UNK")
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from GPT_SoVITS.text import zh_normalize
-from GPT_SoVITS.text.symbols import PUNCTUATION
+from GPT_SoVITS.text.symbols import BASE_MARK_MAP, PUNCTUATION
 
 
 def _words(text: str) -> list[str]:
@@ -30,15 +30,7 @@ _ONSETS = _words(
 _JYUTPING = re.compile(r"^([a-z]+)([1-6])$")
 _MARKS = set(PUNCTUATION)
 _PUNCT_MAP = {
-    "：": ",",
-    "；": ",",
-    "，": ",",
-    "。": ".",
-    "！": "!",
-    "？": "?",
-    "\n": ".",
-    "·": ",",
-    "、": ",",
+    **BASE_MARK_MAP,
     "...": "…",
     "$": ".",
     "—": "-",

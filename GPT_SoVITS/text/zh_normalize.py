@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from GPT_SoVITS.text.symbols import PUNCTUATION
+from GPT_SoVITS.text.symbols import BASE_MARK_MAP, PUNCTUATION
 from GPT_SoVITS.text.zh_numbers import cardinal, number, read_digits
 
 # Sentence ends (a closing quote stays with its sentence).
@@ -141,15 +141,7 @@ _LETTER_WORDS = {
 
 # Punctuation mapped onto the model's marks, then everything but Han characters and those marks removed.
 _PUNCT_MAP = {
-    "：": ",",
-    "；": ",",
-    "，": ",",
-    "。": ".",
-    "！": "!",
-    "？": "?",
-    "\n": ".",
-    "·": ",",
-    "、": ",",
+    **BASE_MARK_MAP,
     "...": "…",
     "$": ".",
     "/": ",",
