@@ -36,8 +36,8 @@ def assets(webui: WebUI) -> dict[str, Path]:
     """Tiny BERT/HuBERT folders, a tiny pretrained s2G and GPT, six espeak-ng clips and their .list."""
     torch = pytest.importorskip("torch")
     del torch
-    from tests.features.test_hubert import make_tiny_hubert
     from tests.inference.conftest import make_tiny_bert
+    from tests.tiny_models import make_tiny_hubert
     from tests.train.synth import save_tiny_gpt, save_tiny_sovits
 
     espeak = require_tool("espeak-ng")

@@ -6,29 +6,14 @@ import pytest
 import torch
 
 from GPT_SoVITS.features.bert import BertError, BertFeatureExtractor
+from tests.tiny_models import make_tiny_bert
 
 CHARS = "你好世界我有个苹果今天气很"
 
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory):
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
-
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ",", ".", *CHARS]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=1024,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    BertForMaskedLM(config).save_pretrained(folder)
-    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
-    return folder
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"), [",", ".", *CHARS])
 
 
 def test_features_repeat_each_character_row_by_word2ph(tiny_bert):

@@ -9,23 +9,7 @@ import pytest
 import torch
 
 from GPT_SoVITS.features.hubert import HubertError, HubertFeatureExtractor
-
-
-def make_tiny_hubert(folder: Path) -> Path:
-    from transformers import HubertConfig, HubertModel
-
-    torch.manual_seed(0)
-    config = HubertConfig(
-        hidden_size=768,
-        num_hidden_layers=1,
-        num_attention_heads=12,
-        intermediate_size=256,
-        conv_dim=(32,) * 7,  # the official strides/kernels stay, so the frame rate stays 50 Hz
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=16,
-    )
-    HubertModel(config).eval().save_pretrained(folder)
-    return folder
+from tests.tiny_models import make_tiny_hubert
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from tests import tiny_models
 from tests.conftest import require_tool
-from tests.features.test_hubert import make_tiny_hubert
+from tests.tiny_models import make_tiny_hubert
 
 TINY_GPT_CONFIG: dict[str, Any] = {
     "data": {"max_sec": 54, "pad_val": 1024},
@@ -67,26 +68,11 @@ TINY_SOVITS_CONFIG: dict[str, Any] = {
 
 
 def make_tiny_bert(folder: Path) -> Path:
-    """A random BertForMaskedLM with hidden 1024 (the width the GPT expects) and a small vocabulary."""
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
-
-    folder.mkdir(parents=True, exist_ok=True)
+    """The tiny BERT with the characters the inference tests speak."""
     chars = "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会今天气很好公园散步吧世界先帝创业未半而道崩殂"  # noqa: E501
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocab = specials + sorted(set(chars)) + list("abcdefghijklmnopqrstuvwxyz0123456789,.!?，。！？")
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=1024,
-        num_hidden_layers=2,  # the official features come from hidden_states[-3]
-        num_attention_heads=8,
-        intermediate_size=128,
-        max_position_embeddings=512,
+    return tiny_models.make_tiny_bert(
+        folder, [*sorted(set(chars)), *"abcdefghijklmnopqrstuvwxyz0123456789,.!?，。！？"]
     )
-    BertForMaskedLM(config).eval().save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="session")

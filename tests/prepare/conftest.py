@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from GPT_SoVITS.audio import resample, save_wav
 from GPT_SoVITS.listfile import ListEntry, write_list
 from tests.conftest import require_tool
+from tests.tiny_models import make_tiny_bert as _make_bert
+from tests.tiny_models import make_tiny_hubert
 from tests.train.synth import save_tiny_sovits
 
 ZH_SENTENCES = [
@@ -69,46 +70,13 @@ def make_speech_list(folder: Path) -> tuple[Path, list[ListEntry]]:
 
 
 def make_tiny_bert(folder: Path, texts: list[str]) -> Path:
-    """A random BertForMaskedLM (hidden 1024) whose vocabulary holds every character of ``texts``."""
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
-
+    """The tiny BERT whose vocabulary holds every character of the normalised ``texts``."""
     from GPT_SoVITS.text.frontend import text_to_phones
 
     chars = set()
     for text in texts:
         chars |= set(text_to_phones(text, "zh", "v2")[2])
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(chars)]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=1024,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertForMaskedLM(config).save_pretrained(folder)
-    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
-    return folder
-
-
-def make_tiny_hubert(folder: Path) -> Path:
-    from transformers import HubertConfig, HubertModel
-
-    torch.manual_seed(0)
-    config = HubertConfig(
-        hidden_size=768,
-        num_hidden_layers=1,
-        num_attention_heads=12,
-        intermediate_size=256,
-        conv_dim=(32,) * 7,  # official kernels/strides stay: 50 frames per second
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=16,
-    )
-    HubertModel(config).eval().save_pretrained(folder)
-    return folder
+    return _make_bert(folder, sorted(chars))
 
 
 @pytest.fixture(scope="session")
