@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -184,6 +185,60 @@ def test_scripted_step_equals_eager_step() -> None:
             g.manual_seed(16)
     assert not isinstance(decode_layers(), type(decode_layers_eager))  # really scripted here
     assert torch.allclose(outs[0], outs[1], atol=1e-6), (outs[0] - outs[1]).abs().max()
+
+
+def test_numpy_step_equals_eager_step_and_writes_the_same_cache() -> None:
+    from GPT_SoVITS.models.gpt.fastpath import decode_layers_eager, decode_layers_numpy
+
+    model = tiny_model(20)
+    w = model.h.step_weights()
+    assert w.arrays is not None
+    assert np.shares_memory(w.arrays[0][0], w.tensors[0][0].numpy())
+    x = torch.randn(2, 32, generator=torch.Generator().manual_seed(21))
+    ok = torch.ones(2, 8, dtype=torch.bool)
+    ok[1, :3] = False  # row 1 may not see its first three keys
+    caches, outs = [], []
+    for numpy_step in (False, True):
+        cache = model.new_cache(2, 12)
+        with torch.inference_mode():
+            model.h(torch.randn(2, 7, 32, generator=torch.Generator().manual_seed(22)), None, cache)
+            if numpy_step:
+                out = decode_layers_numpy(
+                    x.numpy().copy(), cache.k.numpy(), cache.v.numpy(), 7, 2, w.arrays, w.eps, ok.numpy()
+                )
+                outs.append(torch.from_numpy(out))
+            else:
+                outs.append(
+                    decode_layers_eager(x, cache.k, cache.v, 7, 2, w.tensors, w.eps, ok[:, None, None])
+                )
+        caches.append(cache)
+    assert torch.allclose(outs[0], outs[1], atol=1e-5), (outs[0] - outs[1]).abs().max()
+    for a, b in ((caches[0].k, caches[1].k), (caches[0].v, caches[1].v)):
+        assert torch.allclose(a[:, :, :, :8], b[:, :, :, :8], atol=1e-5)
+    masked = outs[1][1]  # the mask matters: without it row 1 differs
+    free = decode_layers_numpy(
+        x.numpy().copy(), caches[1].k.numpy(), caches[1].v.numpy(), 7, 2, w.arrays, w.eps, None
+    )
+    assert not np.allclose(free[1], masked.numpy(), atol=1e-4)
+
+
+def test_numpy_and_torchscript_steps_decode_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    from GPT_SoVITS.models.gpt import fastpath
+
+    model = tiny_model(23)
+    x, bert, prompt = inputs(24)
+    xs, berts = [x[0], x[0, :5]], [bert[0], bert[0, :, :5]]  # different lengths: left padding is masked
+    prompts = prompt.repeat(2, 1)
+    runs = []
+    for numpy_step in (True, False):
+        monkeypatch.setattr(fastpath, "NUMPY_STEP", numpy_step)
+        runs.append(infer_batch(model, xs, None, prompts, berts, top_k=1, early_stop_num=25))
+        runs.append(infer_panel(model, x, None, prompt, bert, top_k=1, early_stop_num=25))
+    assert runs[0][1] == runs[2][1] and all(
+        torch.equal(a, b) for a, b in zip(runs[0][0], runs[2][0], strict=True)
+    )
+    assert runs[1][1] == runs[3][1] and torch.equal(runs[1][0], runs[3][0])
+    assert runs[1][0].shape[1] > prompt.shape[1] + MIN_STEPS
 
 
 def test_step_weights_kept_per_model_and_remade_after_a_change() -> None:

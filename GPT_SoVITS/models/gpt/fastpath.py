@@ -1,10 +1,16 @@
-"""The per-token decoding step through all layers, compiled with TorchScript on first use.
+"""The per-token decoding step through all layers: numpy on CPU in float32, TorchScript otherwise.
 
-Decoding one token should cost reading the weights once. At full size (24 layers) the step runs about 500
-small tensor operations; from Python each costs a few microseconds more than from the TorchScript
-interpreter, which is 20-30 % of the memory-bandwidth floor on a 2-core CPU. The math is exactly that of
-``TransformerLayer.forward`` (equal within float32 rounding); :func:`decode_layers_eager` is the
-same function run by Python, used when scripting is unavailable and by the tests.
+Decoding one token should cost reading the weights once (310 MB at full size). Each product has a single
+row, so its speed is the matrix-vector kernel's streaming rate:
+- CPU, float32 (the default): :func:`decode_layers_numpy`. torch's CPU build sends a one-row product to
+  MKL, which runs it on one thread (~15 GB/s here, whatever the thread setting); numpy's OpenBLAS splits
+  the same product over the cores (~26 GB/s on 2 cores) and a numpy call costs ~1 us against a few for a
+  torch op, so the step took 15 ms instead of 23 ms per token at full size (2-core Zen 4).
+- otherwise (CUDA, or the opt-in bf16/fp16 step): :func:`decode_layers`, the same math compiled with
+  TorchScript on first use (about 500 small operations; Python would add 20-30 % on a 2-core CPU).
+All three are exactly the math of ``TransformerLayer.forward`` (equal within float32 rounding);
+:func:`decode_layers_eager` is the TorchScript function run by Python, used when scripting is unavailable
+and by the tests.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -22,6 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
+# The float32 CPU step runs in numpy (see the module text); False forces TorchScript (tests, benchmarks).
+NUMPY_STEP = True
 
 # per-token matrix precision: "fp32" keeps the model's dtype (exact); the others are opt-in, lossy
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -35,6 +45,7 @@ class StepWeights(NamedTuple):
     #                                    norm1_w, norm1_b, norm2_w, norm2_b (matrices: copies, see `of`)
     eps: list[float]  # per layer: norm1 eps, norm2 eps (flattened)
     lowp: bool  # matrices are (out, in) copies in another dtype than fp32: inputs are cast per product
+    arrays: list[list[np.ndarray]] | None  # numpy views of ``tensors`` (float32 on CPU only), else None
 
     @classmethod
     def of(cls, stack: TransformerStack, precision: str = "fp32") -> StepWeights:
@@ -72,7 +83,10 @@ class StepWeights(NamedTuple):
                     layer.norm1.weight, layer.norm1.bias, layer.norm2.weight, layer.norm2.bias,
                 ])  # fmt: skip
                 eps += [float(layer.norm1.eps), float(layer.norm2.eps)]
-        return cls(stack.layers[0].self_attn.num_heads, tensors, eps, dtype is not None)
+        arrays = None
+        if dtype is None and tensors[0][0].device.type == "cpu":  # views: no extra memory
+            arrays = [[t.detach().numpy() for t in layer] for layer in tensors]
+        return cls(stack.layers[0].self_attn.num_heads, tensors, eps, dtype is not None, arrays)
 
 
 def _product(b: torch.Tensor, x: torch.Tensor, w: torch.Tensor, lowp: bool) -> torch.Tensor:
@@ -132,3 +146,62 @@ def decode_layers() -> Callable[..., torch.Tensor]:
     except Exception as e:  # an unusual torch build: the eager function gives the same numbers
         log.warning("TorchScript unavailable for the GPT decode step (%s); running it eagerly", e)
         return decode_layers_eager
+
+
+def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+    """F.layer_norm over the last axis (biased variance), in place on x."""
+    x -= x.mean(-1, keepdims=True)
+    var = np.einsum("bd,bd->b", x, x)[:, None] / x.shape[1]
+    x *= 1.0 / np.sqrt(var + eps)
+    x *= w
+    x += b
+    return x
+
+
+def decode_layers_numpy(
+    x: np.ndarray,
+    k_all: np.ndarray,
+    v_all: np.ndarray,
+    pos: int,
+    heads: int,
+    weights: list[list[np.ndarray]],
+    eps: list[float],
+    key_ok: np.ndarray | None,
+) -> np.ndarray:
+    """:func:`decode_layers_eager` in numpy, float32: x (B, D) -> (B, D); arrays share memory with tensors.
+
+    k_all/v_all: (L, B, H, S_max, Dh) views of the cache, written at ``pos``. key_ok: (B, pos + 1) bool,
+    False for keys no query may see, or None. weights: ``StepWeights.arrays`` ((in, out) matrices).
+    """
+    b, d = x.shape
+    dh = d // heads
+    scale = np.float32(float(dh) ** -0.5)
+    hidden = key_ok is None or bool(key_ok.all())
+    for i, w in enumerate(weights):
+        qkv = x @ w[0]
+        qkv += w[1]
+        qkv = qkv.reshape(b, 3, heads, dh)
+        k_all[i, :, :, pos] = qkv[:, 1]
+        v_all[i, :, :, pos] = qkv[:, 2]
+        k = k_all[i, :, :, : pos + 1]  # (B, H, S, Dh); per head a contiguous block: BLAS reads it in place
+        v = v_all[i, :, :, : pos + 1]
+        scores = np.matmul(k, qkv[:, 0, :, :, None])[..., 0]  # (B, H, S)
+        scores *= scale
+        if not hidden:
+            scores[~np.broadcast_to(key_ok[:, None, :], scores.shape)] = -np.inf
+        scores -= scores.max(-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(-1, keepdims=True)
+        att = np.matmul(scores[:, :, None, :], v).reshape(b, d)  # (B, H, 1, Dh) -> (B, D)
+        out = att @ w[2]
+        out += w[3]
+        out += x
+        x = _layer_norm(out, w[8], w[9], eps[2 * i])
+        ff = x @ w[4]
+        ff += w[5]
+        np.maximum(ff, 0, out=ff)
+        out = ff @ w[6]
+        out += w[7]
+        out += x
+        x = _layer_norm(out, w[10], w[11], eps[2 * i + 1])
+    return x

@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from GPT_SoVITS.models.gpt import fastpath
 from GPT_SoVITS.models.gpt.cache import KVCache
-from GPT_SoVITS.models.gpt.fastpath import StepWeights, decode_layers
+from GPT_SoVITS.models.gpt.fastpath import StepWeights, decode_layers, decode_layers_numpy
 from GPT_SoVITS.models.gpt.training import build_training_input, train_loss, train_loss_dpo
 
 
@@ -204,18 +205,26 @@ class TransformerStack(nn.Module):
     ) -> torch.Tensor:
         """Inference for one new position per row: x (B, D) -> (B, D), the same math as :meth:`forward`.
 
-        The decoding hot path (``fastpath``): plain functional calls compiled with TorchScript, keys and
-        values written straight into the cache. key_ok: (B, >= cache.length + 1) bool, False for keys no
-        query may see (left padding).
+        The decoding hot path (``fastpath``): numpy for a float32 model on CPU (``fastpath.NUMPY_STEP``),
+        TorchScript otherwise; keys and values written straight into the cache. key_ok: (B, >=
+        cache.length + 1) bool, False for keys no query may see (left padding).
         """
         weights = weights if weights is not None else self.step_weights()
         pos = cache.length
         if pos >= cache.max_len:
             raise RuntimeError(f"KV cache full: {cache.max_len} positions allocated")
-        mask = None if key_ok is None else key_ok[:, None, None, : pos + 1]
-        x = decode_layers()(
-            x, cache.k, cache.v, pos, weights.heads, weights.tensors, weights.eps, mask, weights.lowp
-        )
+        if fastpath.NUMPY_STEP and weights.arrays is not None and x.device.type == "cpu":
+            ok = None if key_ok is None else key_ok[:, : pos + 1].detach().numpy()
+            k, v = cache.k.detach().numpy(), cache.v.detach().numpy()
+            out = decode_layers_numpy(
+                x.detach().float().numpy(), k, v, pos, weights.heads, weights.arrays, weights.eps, ok
+            )
+            x = torch.from_numpy(out).to(x.dtype)
+        else:
+            mask = None if key_ok is None else key_ok[:, None, None, : pos + 1]
+            x = decode_layers()(
+                x, cache.k, cache.v, pos, weights.heads, weights.tensors, weights.eps, mask, weights.lowp
+            )
         cache.advance(1)
         return x
 
