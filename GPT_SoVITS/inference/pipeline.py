@@ -87,17 +87,26 @@ class Pipeline:
         self.timings["frontend"] += time.perf_counter() - t1
         return pieces
 
-    def segments(self, pieces: list[str]) -> Iterator[Phonemes]:
-        """Frontend per piece, lazily (streaming starts after the first); phoneme-less pieces are skipped."""
+    def segments(self, pieces: list[str], streaming: bool = False) -> Iterator[Phonemes]:
+        """Frontend of the pieces, lazily; phoneme-less pieces are skipped.
+
+        BERT runs batched over a group of pieces (one pass over its weights per group): all pieces at
+        once, or when ``streaming`` the first and the second alone (the first chunk waits for them: the
+        stream looks one segment ahead) and then the rest together.
+        """
         frontend = self.engine.frontend(self.sovits.symbol_version)
+        groups = [pieces[:1], pieces[1:2], pieces[2:]] if streaming else [pieces]
         found = False
-        for piece in pieces:
+        for group in groups:
+            if not group:
+                continue
             t0 = time.perf_counter()
-            seg = frontend(piece, self.req.text_lang)
+            done = frontend.many(group, self.req.text_lang)
             self.timings["frontend"] += time.perf_counter() - t0
-            if len(seg):
-                found = True
-                yield seg
+            for seg in done:
+                if len(seg):
+                    found = True
+                    yield seg
         if not found:
             raise RequestError("text", "no speakable text (the frontend found no phonemes)")
 
@@ -254,7 +263,7 @@ class Pipeline:
     def stream(self) -> Iterator[AudioChunk]:
         """Chunks per segment; the first segment's frontend runs before anything is yielded, so bad input
         fails before a response starts. The last chunk of the request has ``final`` set."""
-        segments = self.segments(self.prepare())
+        segments = self.segments(self.prepare(), streaming=True)
         sr = self.sovits.sampling_rate
         seg = next(segments)
         i = 0

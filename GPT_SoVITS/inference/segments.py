@@ -7,7 +7,7 @@ friends, which nothing needs until the first synthesis.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,24 +34,43 @@ class Phonemes:
         return len(self.ids)
 
 
-Frontend = Callable[[str, str], Phonemes]  # (text, language mode) -> Phonemes
+class Frontend:
+    """The official get_phones_and_bert for symbol set ``version``; ``bert`` None gives zero features.
+
+    ``frontend(text, lang)`` runs one text; ``frontend.many(texts, lang)`` runs several with one batched
+    BERT pass (much faster on CPU than one pass per text). A text with nothing speakable (punctuation
+    only...) gives an empty Phonemes, which callers skip.
+    """
+
+    def __init__(self, version: str, bert: object | None) -> None:
+        self.version = version
+        self.bert = bert
+
+    def __call__(self, text: str, lang: str) -> Phonemes:
+        return self.many([text], lang)[0]
+
+    def many(self, texts: Sequence[str], lang: str) -> list[Phonemes]:
+        from GPT_SoVITS.text.frontend import FrontendError, phones_and_bert_many
+
+        out = []
+        results = phones_and_bert_many(list(texts), lang, self.version, self.bert)
+        for text, result in zip(texts, results, strict=True):
+            if isinstance(result, FrontendError):
+                out.append(Phonemes(text, "", (), torch.zeros(1024, 0)))
+                continue
+            ids, feats, norm_text = result
+            feats = torch.as_tensor(feats).detach().float().cpu()
+            if feats.dim() != 2 or feats.shape[1] != len(ids):
+                raise RuntimeError(
+                    f"frontend returned BERT features {list(feats.shape)} for {len(ids)} phonemes"
+                )
+            out.append(Phonemes(text, norm_text, tuple(int(i) for i in ids), feats))
+        return out
 
 
 def make_frontend(version: str, bert: object | None) -> Frontend:
-    """The official get_phones_and_bert for symbol set ``version``; ``bert`` None gives zero features."""
-    from GPT_SoVITS.text.frontend import FrontendError, phones_and_bert
-
-    def run(text: str, lang: str) -> Phonemes:
-        try:
-            ids, feats, norm_text = phones_and_bert(text, lang, version, bert)
-        except FrontendError:  # nothing speakable in this piece (punctuation only...): the caller skips it
-            return Phonemes(text, "", (), torch.zeros(1024, 0))
-        feats = torch.as_tensor(feats).detach().float().cpu()
-        if feats.dim() != 2 or feats.shape[1] != len(ids):
-            raise RuntimeError(f"frontend returned BERT features {list(feats.shape)} for {len(ids)} phonemes")
-        return Phonemes(text, norm_text, tuple(int(i) for i in ids), feats)
-
-    return run
+    """The frontend for symbol set ``version`` (kept for callers of the function form)."""
+    return Frontend(version, bert)
 
 
 def prompt_with_stop(prompt_text: str, prompt_lang: str) -> str:
@@ -79,8 +98,8 @@ def split_text(text: str, method: str, lang: str) -> list[str]:
 def text_to_segments(text: str, lang: str, method: str, frontend: Frontend) -> list[Phonemes]:
     """Cut, then run the frontend per piece; pieces without phonemes (punctuation only) are dropped."""
     segments = []
-    for piece in split_text(text, method, lang):
-        ph = frontend(piece, lang)
+    pieces = split_text(text, method, lang)
+    for piece, ph in zip(pieces, frontend.many(pieces, lang), strict=True):
         if len(ph) == 0:
             log.info("segment %r has no phonemes; skipped", piece)
             continue

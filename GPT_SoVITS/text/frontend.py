@@ -319,18 +319,56 @@ def phones_and_bert(
     Chinese runs get BERT features when an extractor is given; every other run (and Chinese without an
     extractor) gets zeros, as the official code does for non-Chinese text.
     """
+    result = phones_and_bert_many([text], mode, version, bert, user_dict)[0]
+    if isinstance(result, FrontendError):
+        raise result
+    return result
+
+
+def phones_and_bert_many(
+    texts: list[str],
+    mode: str,
+    version: str = "v2",
+    bert: BertFeatureExtractor | None = None,
+    user_dict: dict[str, str] | None = None,
+) -> list[tuple[list[int], torch.Tensor, str] | FrontendError]:
+    """``phones_and_bert`` of each text, with one batched BERT pass for all of their Chinese runs.
+
+    A text with nothing to speak gives its FrontendError in its place instead of raising.
+    """
     import torch
 
-    ids: list[int] = []
-    features: list[torch.Tensor] = []
-    norm = ""
-    for r in _with_short_text_rule(text, mode, version, user_dict):
-        ids += phones_to_ids(r.phones, version)
-        norm += r.norm_text
-        if r.language == "zh" and bert is not None and r.word2ph is not None:
-            features.append(bert.features(r.norm_text, r.word2ph).float().cpu())
-        else:
-            features.append(torch.zeros(BERT_DIM, len(r.phones), dtype=torch.float32))
-    if not ids:
-        raise FrontendError(f"nothing to speak in {text[:50]!r} (no letters or characters the models read)")
-    return ids, torch.cat(features, dim=1), norm
+    analysed: list[list[FrontendResult] | FrontendError] = []
+    for text in texts:
+        try:
+            analysed.append(_with_short_text_rule(text, mode, version, user_dict))
+        except FrontendError as e:
+            analysed.append(e)
+    wanted = [
+        (r.norm_text, r.word2ph)
+        for runs in analysed
+        if not isinstance(runs, FrontendError)
+        for r in runs
+        if r.language == "zh" and bert is not None and r.word2ph is not None
+    ]
+    features = iter(bert.features_many(wanted) if wanted and bert is not None else [])
+    out: list[tuple[list[int], torch.Tensor, str] | FrontendError] = []
+    for text, runs in zip(texts, analysed, strict=True):
+        if isinstance(runs, FrontendError):
+            out.append(runs)
+            continue
+        ids: list[int] = []
+        parts: list[torch.Tensor] = []
+        for r in runs:
+            ids += phones_to_ids(r.phones, version)
+            if r.language == "zh" and bert is not None and r.word2ph is not None:
+                parts.append(next(features).float().cpu())
+            else:
+                parts.append(torch.zeros(BERT_DIM, len(r.phones), dtype=torch.float32))
+        if not ids:
+            out.append(
+                FrontendError(f"nothing to speak in {text[:50]!r} (no letters or characters the models read)")
+            )
+            continue
+        out.append((ids, torch.cat(parts, dim=1), "".join(r.norm_text for r in runs)))
+    return out

@@ -29,18 +29,44 @@ def test_features_repeat_each_character_row_by_word2ph(tiny_bert):
         for _ in range(n):
             assert torch.equal(feats[:, col], per_char[i])
             col += 1
-    # the third-to-last hidden layer, not the last one
+    # the third-to-last hidden layer of the whole masked-LM model (loaded as the official code does), not
+    # the last one; the extractor keeps only the layers before it
+    from transformers import AutoModelForMaskedLM
+
+    full = AutoModelForMaskedLM.from_pretrained(str(tiny_bert), local_files_only=True).eval()
     with torch.no_grad():
         ids = bert.tokenizer(text, return_tensors="pt")
-        out = bert.model(**ids, output_hidden_states=True)
-    assert torch.allclose(per_char, out.hidden_states[-3][0, 1:-1])
+        out = full(**ids, output_hidden_states=True)
+    assert len(out.hidden_states) == 4 and len(bert.model.encoder.layer) == 1
+    torch.testing.assert_close(per_char, out.hidden_states[-3][0, 1:-1])
     assert not torch.allclose(per_char, out.hidden_states[-1][0, 1:-1])
+
+
+def test_batched_features_equal_one_by_one_in_the_order_given(tiny_bert):
+    bert = BertFeatureExtractor(tiny_bert)
+    texts = ["你好世界我有个苹果", "你", "今天天气很好,", "", "苹果.", "我有个苹果今天天气很好你好世界"]
+    items = [(t, [2] * len(t)) for t in texts]
+    alone = [bert.features(t, w) for t, w in items]
+    for max_tokens in (4096, 12):  # one padded batch; then groups of one or two texts
+        batched = bert.features_many(items) if max_tokens == 4096 else None
+        per_char = bert.char_features_many([t for t in texts if t], max_tokens=max_tokens)
+        for t, feats in zip([t for t in texts if t], per_char, strict=True):
+            assert feats.shape == (len(t), 1024)
+            torch.testing.assert_close(feats, bert.char_features(t), atol=1e-5, rtol=1e-5)
+        if batched is not None:
+            for a, b in zip(alone, batched, strict=True):
+                assert a.shape == b.shape
+                torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert alone[3].shape == (1024, 0)
+    assert not torch.allclose(alone[0][:, :2], alone[5][:, 22:24])  # context matters: same char, other text
 
 
 def test_features_reject_misaligned_word2ph(tiny_bert):
     bert = BertFeatureExtractor(tiny_bert)
     with pytest.raises(BertError, match="word2ph"):
         bert.features("你好", [2])
+    with pytest.raises(BertError, match="你好"):
+        bert.features_many([("世界", [2, 2]), ("你好", [2])])
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):
@@ -60,3 +86,18 @@ def test_phones_and_bert_uses_bert_for_chinese_and_zeros_for_english(tiny_bert):
     assert feats[:, -4:].abs().sum() == 0  # the English run has no BERT features
     ids2, feats2, _ = phones_and_bert("你好世界, hello world.", "zh", "v2", bert=None)
     assert ids2 == ids and feats2.abs().sum() == 0
+
+
+def test_length_groups_cover_every_text_once_and_split_only_when_padding_costs_more():
+    from GPT_SoVITS.features.bert import length_groups
+
+    similar = [9, 9, 10, 10, 11, 12]
+    assert length_groups(similar, 4096) == [list(range(6))]  # one pass: little padding
+    mixed = [5] * 30 + [200]
+    groups = length_groups(mixed, 4096)
+    assert groups == [list(range(30)), [30]]  # padding 30 short texts to 200 would cost 30 x 195 positions
+    capped = length_groups([10] * 10, 35)
+    assert all(len(g) * 10 <= 35 for g in capped) and len(capped) == 4
+    assert [i for g in capped for i in g] == list(range(10))
+    assert length_groups([600], 100) == [[0]]  # too long for the cap: a batch of its own
+    assert length_groups([], 100) == []
