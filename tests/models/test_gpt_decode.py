@@ -222,6 +222,28 @@ def test_numpy_step_equals_eager_step_and_writes_the_same_cache() -> None:
     assert not np.allclose(free[1], masked.numpy(), atol=1e-4)
 
 
+def test_numpy_prefill_equals_torch_prefill_with_padding_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    from GPT_SoVITS.models.gpt import fastpath
+
+    model = tiny_model(25)
+    xy = torch.randn(2, 9, 32, generator=torch.Generator().manual_seed(26))
+    mask = attention_mask(6, 3)[None, None].repeat(2, 1, 1, 1)
+    mask[1, ..., :2] = False  # row 1: two left-padding positions no query may see
+    runs = []
+    threads = torch.get_num_threads()
+    for numpy_path in (True, False):
+        monkeypatch.setattr(fastpath, "NUMPY_STEP", numpy_path)
+        cache = model.new_cache(2, 12)
+        with torch.inference_mode():
+            runs.append((model.h(xy, mask, cache), cache))
+        assert torch.get_num_threads() == threads  # the one-thread section restored the setting
+    (a, ca), (b, cb) = runs
+    assert ca.length == cb.length == 9
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ca.k[:, :, :, :9], cb.k[:, :, :, :9], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ca.v[:, :, :, :9], cb.v[:, :, :, :9], atol=1e-5, rtol=1e-5)
+
+
 def test_numpy_and_torchscript_steps_decode_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     from GPT_SoVITS.models.gpt import fastpath
 

@@ -15,10 +15,11 @@ and by the tests.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -215,3 +216,67 @@ def decode_layers_numpy(
         out += x
         x = _layer_norm(out, w[10], w[11], eps[2 * i + 1])
     return x
+
+
+def prefill_layers_numpy(
+    x: np.ndarray,
+    k_all: torch.Tensor,
+    v_all: torch.Tensor,
+    pos: int,
+    heads: int,
+    weights: list[list[np.ndarray]],
+    eps: list[float],
+    mask: torch.Tensor | None,
+) -> np.ndarray:
+    """``TransformerStack.forward`` with a cache, for T new positions per row, float32 on CPU.
+
+    x (B, T, D) -> (B, T, D); keys/values are written into the cache tensors at ``pos`` .. ``pos + T - 1``.
+    mask: bool, broadcastable to (B, H, T, pos + T), True = may attend, or None. The products go through
+    numpy's BLAS like the per-token step's; attention is torch's fused kernel (about 1.5x numpy's four
+    calls), which the caller runs on one thread (``one_torch_thread``): torch's OpenMP threads and
+    OpenBLAS's spinning ones slowed each other by 30-40 % when a 2-thread torch prefill followed numpy
+    steps (2 cores).
+    """
+    b, t, d = x.shape
+    dh = d // heads
+    k_np, v_np = k_all.numpy(), v_all.numpy()
+    rows = x.reshape(b * t, d).copy()
+    for i, w in enumerate(weights):
+        qkv = rows @ w[0]
+        qkv += w[1]
+        qkv = qkv.reshape(b, t, 3, heads, dh)
+        k_np[i, :, :, pos : pos + t] = qkv[:, :, 1].transpose(0, 2, 1, 3)
+        v_np[i, :, :, pos : pos + t] = qkv[:, :, 2].transpose(0, 2, 1, 3)
+        q = torch.from_numpy(np.ascontiguousarray(qkv[:, :, 0].transpose(0, 2, 1, 3)))  # (B, H, T, Dh)
+        k, v = k_all[i, :, :, : pos + t], v_all[i, :, :, : pos + t]
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).numpy()  # (B, H, T, Dh)
+        out = att.transpose(0, 2, 1, 3).reshape(b * t, d) @ w[2]
+        out += w[3]
+        out += rows
+        rows = _layer_norm(out, w[8], w[9], eps[2 * i])
+        ff = rows @ w[4]
+        ff += w[5]
+        np.maximum(ff, 0, out=ff)
+        out = ff @ w[6]
+        out += w[7]
+        out += rows
+        rows = _layer_norm(out, w[10], w[11], eps[2 * i + 1])
+    return rows.reshape(b, t, d)
+
+
+@contextlib.contextmanager
+def one_torch_thread(device: torch.device) -> Iterator[None]:
+    """torch's intra-op threads set to 1 inside the block (CPU only), the process setting restored after.
+
+    The numpy paths give the cores to OpenBLAS; a torch op opening a 2-thread OpenMP region meanwhile
+    waits for a core that OpenBLAS's worker is spinning on.
+    """
+    n = torch.get_num_threads()
+    switch = device.type == "cpu" and n != 1
+    if switch:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if switch:
+            torch.set_num_threads(n)

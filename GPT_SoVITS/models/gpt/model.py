@@ -21,7 +21,12 @@ from torch import nn
 
 from GPT_SoVITS.models.gpt import fastpath
 from GPT_SoVITS.models.gpt.cache import KVCache
-from GPT_SoVITS.models.gpt.fastpath import StepWeights, decode_layers, decode_layers_numpy
+from GPT_SoVITS.models.gpt.fastpath import (
+    StepWeights,
+    decode_layers,
+    decode_layers_numpy,
+    prefill_layers_numpy,
+)
 from GPT_SoVITS.models.gpt.training import build_training_input, train_loss, train_loss_dpo
 
 
@@ -177,11 +182,42 @@ class TransformerStack(nn.Module):
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: KVCache | None = None
     ) -> torch.Tensor:
+        """x (B, T, D); mask bool, True = may attend, broadcastable to (B, H, T, S). With a cache (the
+        inference prefill) a float32 CPU run goes through numpy, as the per-token step does."""
+        if cache is not None and self._numpy_ok(x):
+            weights = self.step_weights()
+            if weights.arrays is not None:
+                pos = cache.length
+                if pos + x.shape[1] > cache.max_len:
+                    raise RuntimeError(f"KV cache full: {pos + x.shape[1]} positions needed, {cache.max_len}")
+                with fastpath.one_torch_thread(x.device):
+                    out = prefill_layers_numpy(
+                        x.detach().numpy(),
+                        cache.k,
+                        cache.v,
+                        pos,
+                        weights.heads,
+                        weights.arrays,
+                        weights.eps,
+                        mask,
+                    )
+                cache.advance(x.shape[1])
+                return torch.from_numpy(out)
         for i, layer in enumerate(self.layers):
             x = layer(x, mask, cache, i)
         if cache is not None:
             cache.advance(x.shape[1])
         return x
+
+    def _numpy_ok(self, x: torch.Tensor) -> bool:
+        """The numpy fast path applies: inference (no grad, eval) on a float32 CPU tensor."""
+        return (
+            fastpath.NUMPY_STEP
+            and not self.training
+            and not torch.is_grad_enabled()
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+        )
 
     def step_weights(self, precision: str = "fp32") -> StepWeights:
         """Every layer's tensors for :meth:`forward_one`, gathered on first use and kept with the model.
@@ -213,7 +249,7 @@ class TransformerStack(nn.Module):
         pos = cache.length
         if pos >= cache.max_len:
             raise RuntimeError(f"KV cache full: {cache.max_len} positions allocated")
-        if fastpath.NUMPY_STEP and weights.arrays is not None and x.device.type == "cpu":
+        if weights.arrays is not None and self._numpy_ok(x):
             ok = None if key_ok is None else key_ok[:, : pos + 1].detach().numpy()
             k, v = cache.k.detach().numpy(), cache.v.detach().numpy()
             out = decode_layers_numpy(
