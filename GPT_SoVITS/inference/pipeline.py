@@ -91,11 +91,11 @@ class Pipeline:
         """Frontend of the pieces, lazily; phoneme-less pieces are skipped.
 
         BERT runs batched over a group of pieces (one pass over its weights per group): all pieces at
-        once, or when ``streaming`` the first and the second alone (the first chunk waits for them: the
-        stream looks one segment ahead) and then the rest together.
+        once, or when ``streaming`` the first two (the first chunk waits for both: the stream looks one
+        segment ahead) and then the rest.
         """
         frontend = self.engine.frontend(self.sovits.symbol_version)
-        groups = [pieces[:1], pieces[1:2], pieces[2:]] if streaming else [pieces]
+        groups = [pieces[:2], pieces[2:]] if streaming else [pieces]
         found = False
         for group in groups:
             if not group:
