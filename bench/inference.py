@@ -9,9 +9,10 @@ factor, and each stage's ratio to its floor:
 - frontend: the BERT products for the positions it must run (each piece's characters + [CLS]/[SEP],
   counted from the attention masks of the passes made, padding excluded; FLOPs per position counted
   with hooks on the layers the features need) / measured sgemm rate; the rule-based G2P has no floor;
-- GPT: per generated token, the fp32 weight bytes that must be read / measured read bandwidth, plus the
-  prefill FLOPs / measured sgemm rate, for every position each segment's prefill runs (prompt phonemes +
-  segment phonemes + prompt tokens, counted by a hook on the layer stack);
+- GPT: per pass over the weights (one per generated token, or per batch of tokens with --batch-size;
+  counted), the fp32 weight bytes that must be read / measured read bandwidth, plus the prefill FLOPs /
+  measured sgemm rate, for every position each segment's prefill runs (prompt phonemes + segment
+  phonemes + prompt tokens, counted by a hook on the layer stack);
 - SoVITS: the FLOPs of its convolutions and matmuls (counted with hooks on one segment, scaled by
   tokens) / measured sgemm rate.
 The floors' rates are sampled before and after the run (5 samples each side, 0.3 s apart). On a shared
@@ -55,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cut", default="cut5", choices=[f"cut{i}" for i in range(6)], help="text split method")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="model precision")
+    p.add_argument(
+        "--batch-size", type=int, default=1, help="segments decoded together (the request's batch_size)"
+    )
     return p.parse_args(argv)
 
 
@@ -212,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=1,
             max_retries=0,
             fragment_interval=0.0,
+            batch_size=args.batch_size,
         )
         t = time.perf_counter()
         engine.prepare_reference(ref)
@@ -232,8 +237,15 @@ def main(argv: list[str] | None = None) -> int:
 @contextlib.contextmanager
 def count_positions(engine):
     """Positions run by BERT (attention-mask sums: padding excluded) and by the GPT prefill (the layer
-    stack's multi-position calls), while the block runs."""
-    work = {"bert": 0, "prefill": 0}
+    stack's multi-position calls), and GPT passes over the weights (prefills + per-token steps; a batched
+    step serves several segments with one pass), while the block runs."""
+    work = {"bert": 0, "prefill": 0, "passes": 0}
+    stack = engine.gpt.model.h
+    forward_one = stack.forward_one
+
+    def counted(*args, **kwargs):
+        work["passes"] += 1
+        return forward_one(*args, **kwargs)
 
     def bert_hook(module, args, kwargs, out) -> None:
         work["bert"] += int(kwargs["attention_mask"].sum())
@@ -241,13 +253,16 @@ def count_positions(engine):
     def stack_hook(module, args, out) -> None:
         if args[0].dim() == 3:  # (B, T, D): a prefill; steps go through forward_one
             work["prefill"] += args[0].shape[0] * args[0].shape[1]
+            work["passes"] += 1
 
     handles = [engine.gpt.model.h.register_forward_hook(stack_hook)]
     if engine.bert is not None:
         handles.append(engine.bert.model.register_forward_hook(bert_hook, with_kwargs=True))
+    stack.forward_one = counted
     try:
         yield work
     finally:
+        del stack.forward_one  # the class's method again
         for h in handles:
             h.remove()
 
@@ -282,7 +297,7 @@ def report(
     def floors(bw: float, rate: float) -> dict[str, float]:
         return {
             "frontend": bert_flops / rate,
-            "gpt": n_tokens * weights * 4 / bw + prefill / rate,
+            "gpt": work["passes"] * weights * 4 / bw + prefill / rate,
             "sovits": flops / rate,
         }
 
@@ -299,7 +314,8 @@ def report(
     print(
         f"text: {len(TEXT[: args.text_chars])} characters, {args.cut}: {len(result.segments)} segments "
         f"x {args.tokens} tokens "
-        f"= {n_tokens} tokens, {result.duration:.1f} s of audio"
+        f"= {n_tokens} tokens, {result.duration:.1f} s of audio; batch size {args.batch_size}: "
+        f"{work['passes']} GPT passes over the weights"
     )
     print(
         f"floors: read bandwidth median {bw / 1e9:.1f} GB/s, best {max(bws) / 1e9:.1f} "
@@ -334,3 +350,7 @@ def report(
     )
     print(f"reference (HuBERT + latent + spectrogram, cached per file afterwards): {ref_s:.2f} s")
     print(f"streaming (mode 3, 16-token chunks): first audio chunk after {first_chunk:.2f} s")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
