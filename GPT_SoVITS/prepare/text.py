@@ -62,19 +62,37 @@ class _Bert:
         self.model_dir, self.device, self.dtype = model_dir, device, dtype
         self.extractor = None
 
-    def features(self, rec: TextRecord) -> torch.Tensor:
+    def _extractor(self):
         if self.extractor is None:
             if not self.model_dir.is_dir():
                 raise StageError(f"--bert {self.model_dir}: folder not found (needed for Chinese items)")
             from GPT_SoVITS.features.bert import BertFeatureExtractor
 
             self.extractor = BertFeatureExtractor(self.model_dir, device=self.device, dtype=self.dtype)
-        if rec.word2ph is None:
-            raise ValueError("the frontend gave no word2ph for a Chinese item")
-        feat = self.extractor.features(rec.norm_text, list(rec.word2ph)).float().cpu()
-        if feat.shape[-1] != len(rec.phones):
-            raise ValueError(f"BERT gave {feat.shape[-1]} columns for {len(rec.phones)} phones")
-        return feat
+        return self.extractor
+
+    def features(self, rec: TextRecord) -> torch.Tensor:
+        return self.features_many([rec])[0]
+
+    def features_many(self, recs: list[TextRecord]) -> list[torch.Tensor]:
+        """BERT features of several items in one batched pass (much faster than one by one on CPU)."""
+        extractor = self._extractor()
+        for rec in recs:
+            if rec.word2ph is None:
+                raise ValueError(f"{rec.name}: the frontend gave no word2ph for a Chinese item")
+        feats = extractor.features_many([(rec.norm_text, list(rec.word2ph)) for rec in recs])
+        out = []
+        for rec, feat in zip(recs, feats, strict=True):
+            if feat.shape[-1] != len(rec.phones):
+                raise ValueError(
+                    f"{rec.name}: BERT gave {feat.shape[-1]} columns for {len(rec.phones)} phones"
+                )
+            out.append(feat.float().cpu())
+        return out
+
+
+# Items whose BERT features are computed in one batched pass (and then saved one by one).
+BERT_BATCH = 32
 
 
 def _previous(exp: Experiment, part: int) -> dict[str, TextRecord]:
@@ -86,6 +104,30 @@ def _previous(exp: Experiment, part: int) -> dict[str, TextRecord]:
             except OSError as e:
                 log.warning("%s: unreadable (%s); recomputing", path, e)
     return done
+
+
+def _save_bert(bert: _Bert, exp: Experiment, todo: list, drop) -> set[str]:
+    """Compute and save the BERT features of ``todo`` (k, name, record) in one batched pass; when the
+    batch fails, item by item, so that only the bad items are dropped. Returns the dropped names."""
+    if not todo:
+        return set()
+    try:
+        feats = bert.features_many([rec for _, _, rec in todo])
+    except StageError:
+        raise
+    except Exception:  # a bad item in the batch: find it below
+        feats = None
+    bad: set[str] = set()
+    for j, (_, name, rec) in enumerate(todo):
+        try:
+            feat = feats[j] if feats is not None else bert.features(rec)
+            atomic_torch_save(feat, exp.bert_path(name))
+        except StageError:
+            raise
+        except Exception as e:
+            drop(name, e)
+            bad.add(name)
+    return bad
 
 
 def process(args: argparse.Namespace, progress: ProgressLog) -> str:
@@ -101,26 +143,37 @@ def process(args: argparse.Namespace, progress: ProgressLog) -> str:
     progress.write("start", stage=STAGE, total=len(mine), part=f"{i}/{n}")
     records: list[TextRecord] = []
     failed = 0
-    for k, entry in enumerate(mine, start=1):
-        name = item_name(entry.path)
-        needs_bert = entry.language in BERT_LANGUAGES
-        try:
-            # G2P is cheap and always rerun (an edited transcript must not keep stale phones); the BERT
-            # features, the expensive part, are kept when the item's phones and text did not change
-            rec = convert(entry, args.version)
-            if needs_bert and (done.get(name) != rec or not exp.bert_path(name).is_file()):
-                atomic_torch_save(bert.features(rec), exp.bert_path(name))
-        except StageError:
-            raise
-        except Exception as e:  # one bad transcript must not stop the others; it is reported
-            failed += 1
-            reason = f"{type(e).__name__}: {e}"
-            log.warning("%s: %s", name, reason)
-            exp.add_dropped(name, "text", reason)
-            progress.write("skip", name=name, reason=reason)
-            continue
-        records.append(rec)
-        progress.write("item", done=k, total=len(mine), name=name)
+
+    def drop(name: str, e: Exception) -> None:  # one bad transcript must not stop the others; it is reported
+        nonlocal failed
+        failed += 1
+        reason = f"{type(e).__name__}: {e}"
+        log.warning("%s: %s", name, reason)
+        exp.add_dropped(name, "text", reason)
+        progress.write("skip", name=name, reason=reason)
+
+    for start in range(0, len(mine), BERT_BATCH):
+        chunk = list(enumerate(mine[start : start + BERT_BATCH], start=start + 1))
+        converted: list[tuple[int, str, TextRecord]] = []
+        for k, entry in chunk:
+            name = item_name(entry.path)
+            try:
+                # G2P is cheap and always rerun (an edited transcript must not keep stale phones)
+                converted.append((k, name, convert(entry, args.version)))
+            except Exception as e:
+                drop(name, e)
+        # the BERT features, the expensive part, are kept when the item's phones and text did not change
+        todo = [
+            (k, name, rec)
+            for k, name, rec in converted
+            if mine[k - 1].language in BERT_LANGUAGES
+            and (done.get(name) != rec or not exp.bert_path(name).is_file())
+        ]
+        bad = _save_bert(bert, exp, todo, drop)
+        for k, name, rec in converted:
+            if name not in bad:
+                records.append(rec)
+                progress.write("item", done=k, total=len(mine), name=name)
     write_name2text(exp.text_part(i), records)
 
     def merge(parts: list[Path]) -> None:

@@ -109,3 +109,29 @@ def test_stages_in_parts_resume_and_drop_loud_clips(speech, tiny_models, tmp_pat
     assert sorted(codes) == sorted(exp.hubert_names())
     assert exp.name2semantic.read_text(encoding="utf-8").startswith("item_name\tsemantic_audio\n")
     assert all(len(c) == torch.load(exp.hubert_path(n)).shape[2] // 2 for n, c in codes.items())
+
+
+def test_bert_batch_with_a_bad_item_saves_the_others_and_drops_only_it(tmp_path, tiny_models) -> None:
+    from GPT_SoVITS.data.experiment import TextRecord
+    from GPT_SoVITS.prepare.text import _Bert, _save_bert
+
+    exp = Experiment(tmp_path / "exp")
+    exp.bert_dir.mkdir(parents=True)
+    bert = _Bert(tiny_models["bert"], torch.device("cpu"), torch.float32)
+    good = [
+        TextRecord(f"a{i}.wav", ("n", "i3", "h", "ao3")[: 2 * n], (2,) * n, "你好"[:n])
+        for i, n in ((0, 2), (1, 1))
+    ]
+    bad = TextRecord("b.wav", ("n", "i3"), (2, 2), "你")  # word2ph names two characters for one
+    dropped: list[str] = []
+    todo = [(1, good[0].name, good[0]), (2, bad.name, bad), (3, good[1].name, good[1])]
+    assert _save_bert(bert, exp, todo, lambda name, e: dropped.append(f"{name}: {e}")) == {"b.wav"}
+    assert len(dropped) == 1 and dropped[0].startswith("b.wav: word2ph has 2 entries")
+    for rec in good:
+        saved = torch.load(exp.bert_path(rec.name))
+        torch.testing.assert_close(saved, bert.features(rec))  # the one-by-one result
+        assert saved.shape == (1024, len(rec.phones))
+    assert not exp.bert_path("b.wav").exists()
+    batched = bert.features_many(good)  # the batched pass gives the same features
+    for a, rec in zip(batched, good, strict=True):
+        torch.testing.assert_close(a, bert.features(rec), atol=1e-5, rtol=1e-5)
