@@ -28,6 +28,7 @@ import contextlib
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -267,12 +268,9 @@ def count_positions(engine):
             h.remove()
 
 
-def report(
-    args: argparse.Namespace, engine, result, ref_s: float, before: tuple, first_chunk: float, work: dict
-) -> None:
+def stage_floors(engine, result, work: dict) -> tuple[dict[str, float], Callable[[float, float], dict]]:
+    """The work counted for each stage, and a function (bandwidth, matmul rate) -> floor seconds."""
     device = engine.device
-    after = sample_floors(device, engine.dtype)
-    bws, rates = before[0] + after[0], before[1] + after[1]
     gpt_model, sov = engine.gpt.model, engine.sovits.model
     n_tokens = sum(s.tokens for s in result.segments)
     weights = sum(p.numel() for p in gpt_model.h.parameters()) + gpt_model.ar_predict_layer.weight.numel()
@@ -280,48 +278,57 @@ def report(
     if engine.bert is not None and work["bert"]:
         probe = TEXT[:10]
         with torch.inference_mode():
-            per_position = count_flops(engine.bert.model, lambda: engine.bert.char_features(probe)) / (
-                len(probe) + 2
-            )
-        bert_flops = per_position * work["bert"]
+            flops = count_flops(engine.bert.model, lambda: engine.bert.char_features(probe))
+        bert_flops = flops / (len(probe) + 2) * work["bert"]
     seg = result.segments[0]
     codes = torch.zeros(1, 1, seg.tokens, dtype=torch.long, device=device)
     text = torch.zeros(1, seg.phonemes, dtype=torch.long, device=device)
     spec = torch.ones(1, 1025, 200, device=device, dtype=engine.dtype)
     with torch.inference_mode():
-        flops = (
-            count_flops(sov, lambda: sov.decode(codes, text, [spec], noise_scale=0.5)) / seg.tokens * n_tokens
-        )
-    prefill = 2 * weights * work["prefill"]
+        per_token = count_flops(sov, lambda: sov.decode(codes, text, [spec], noise_scale=0.5)) / seg.tokens
+    counted = {
+        "tokens": n_tokens,
+        "prefill_flops": 2 * weights * work["prefill"],
+        "sovits_flops": per_token * n_tokens,
+    }
 
     def floors(bw: float, rate: float) -> dict[str, float]:
         return {
             "frontend": bert_flops / rate,
-            "gpt": work["passes"] * weights * 4 / bw + prefill / rate,
-            "sovits": flops / rate,
+            "gpt": work["passes"] * weights * 4 / bw + counted["prefill_flops"] / rate,
+            "sovits": counted["sovits_flops"] / rate,
         }
 
+    return counted, floors
+
+
+def report(
+    args: argparse.Namespace, engine, result, ref_s: float, before: tuple, first_chunk: float, work: dict
+) -> None:
+    after = sample_floors(engine.device, engine.dtype)
+    bws, rates = before[0] + after[0], before[1] + after[1]
+    counted, floors = stage_floors(engine, result, work)
     bw, rate = statistics.median(bws), statistics.median(rates)
     floor, best = floors(bw, rate), floors(max(bws), max(rates))
-    t = result.timings
+    n_tokens, t = counted["tokens"], result.timings
     total = t["frontend"] + t["gpt"] + t["sovits"]
-    gpt_params = sum(p.numel() for p in gpt_model.parameters()) / 1e6
-    sov_params = sum(p.numel() for p in sov.parameters()) / 1e6
+    gpt_params = sum(p.numel() for p in engine.gpt.model.parameters()) / 1e6
+    sov_params = sum(p.numel() for p in engine.sovits.model.parameters()) / 1e6
     print(
         f"bench.inference: full-size v2, random weights (GPT {gpt_params:.1f} M, SoVITS {sov_params:.1f} M), "
-        f"{device}, {str(engine.dtype).removeprefix('torch.')}, {torch.get_num_threads()} threads"
+        f"{engine.device}, {str(engine.dtype).removeprefix('torch.')}, {torch.get_num_threads()} threads"
     )
     print(
         f"text: {len(TEXT[: args.text_chars])} characters, {args.cut}: {len(result.segments)} segments "
-        f"x {args.tokens} tokens "
-        f"= {n_tokens} tokens, {result.duration:.1f} s of audio; batch size {args.batch_size}: "
-        f"{work['passes']} GPT passes over the weights"
+        f"x {args.tokens} tokens = {n_tokens} tokens, {result.duration:.1f} s of audio; batch size "
+        f"{args.batch_size}: {work['passes']} GPT passes over the weights"
     )
     print(
         f"floors: read bandwidth median {bw / 1e9:.1f} GB/s, best {max(bws) / 1e9:.1f} "
         f"(samples before {' '.join(f'{b / 1e9:.0f}' for b in before[0])}, after "
         f"{' '.join(f'{b / 1e9:.0f}' for b in after[0])}); matmul median {rate / 1e9:.0f} GFLOP/s, best "
-        f"{max(rates) / 1e9:.0f}; SoVITS {flops / 1e9 / (n_tokens / 25):.1f} GFLOP per audio second"
+        f"{max(rates) / 1e9:.0f}; SoVITS {counted['sovits_flops'] / 1e9 / (n_tokens / 25):.1f} GFLOP per "
+        "audio second"
     )
     print(
         f"work: {work['bert']} BERT positions, {work['prefill']} GPT prefill positions "
@@ -329,13 +336,12 @@ def report(
         "prompt tokens)"
     )
     print(f"{'stage':<10}{'time s':>9}{'floor s':>9}{'ratio':>7}   (floors at the median samples)")
-    f = floor["frontend"]
-    ratio = f"{t['frontend'] / f:>7.2f}" if f else f"{'-':>7}"
-    print(f"{'frontend':<10}{t['frontend']:>9.2f}{f:>9.2f}{ratio}   (text + BERT-large)")
+    ratio = f"{t['frontend'] / floor['frontend']:>7.2f}" if floor["frontend"] else f"{'-':>7}"
+    print(f"{'frontend':<10}{t['frontend']:>9.2f}{floor['frontend']:>9.2f}{ratio}   (text + BERT-large)")
     print(
         f"{'gpt':<10}{t['gpt']:>9.2f}{floor['gpt']:>9.2f}{t['gpt'] / floor['gpt']:>7.2f}   "
         f"({1000 * t['gpt'] / n_tokens:.1f} ms/token, floor {1000 * floor['gpt'] / n_tokens:.1f}; of it "
-        f"prefill {prefill / rate:.2f} s)"
+        f"prefill {counted['prefill_flops'] / rate:.2f} s)"
     )
     print(f"{'sovits':<10}{t['sovits']:>9.2f}{floor['sovits']:>9.2f}{t['sovits'] / floor['sovits']:>7.2f}")
     low = sum(floor.values())

@@ -130,36 +130,16 @@ def _save_bert(bert: _Bert, exp: Experiment, todo: list, drop) -> set[str]:
     return bad
 
 
-def process(args: argparse.Namespace, progress: ProgressLog) -> str:
-    exp = Experiment(args.exp)
-    entries = load_entries(args.list, args.audio_root)
-    assert entries is not None
-    i, n = args.part
-    mine = entries[i::n]
-    device, dtype = resolve(args)
-    bert = _Bert(args.bert, device, dtype)
-    done = _previous(exp, i)
-    exp.bert_dir.mkdir(parents=True, exist_ok=True)
-    progress.write("start", stage=STAGE, total=len(mine), part=f"{i}/{n}")
+def _convert_all(mine, version: str, bert: _Bert, exp: Experiment, done: dict, drop, progress) -> list:
+    """Records of the items that convert, in list order; BERT features saved chunk by chunk."""
     records: list[TextRecord] = []
-    failed = 0
-
-    def drop(name: str, e: Exception) -> None:  # one bad transcript must not stop the others; it is reported
-        nonlocal failed
-        failed += 1
-        reason = f"{type(e).__name__}: {e}"
-        log.warning("%s: %s", name, reason)
-        exp.add_dropped(name, "text", reason)
-        progress.write("skip", name=name, reason=reason)
-
     for start in range(0, len(mine), BERT_BATCH):
-        chunk = list(enumerate(mine[start : start + BERT_BATCH], start=start + 1))
         converted: list[tuple[int, str, TextRecord]] = []
-        for k, entry in chunk:
+        for k, entry in enumerate(mine[start : start + BERT_BATCH], start=start + 1):
             name = item_name(entry.path)
             try:
                 # G2P is cheap and always rerun (an edited transcript must not keep stale phones)
-                converted.append((k, name, convert(entry, args.version)))
+                converted.append((k, name, convert(entry, version)))
             except Exception as e:
                 drop(name, e)
         # the BERT features, the expensive part, are kept when the item's phones and text did not change
@@ -174,6 +154,31 @@ def process(args: argparse.Namespace, progress: ProgressLog) -> str:
             if name not in bad:
                 records.append(rec)
                 progress.write("item", done=k, total=len(mine), name=name)
+    return records
+
+
+def process(args: argparse.Namespace, progress: ProgressLog) -> str:
+    exp = Experiment(args.exp)
+    entries = load_entries(args.list, args.audio_root)
+    assert entries is not None
+    i, n = args.part
+    mine = entries[i::n]
+    device, dtype = resolve(args)
+    bert = _Bert(args.bert, device, dtype)
+    done = _previous(exp, i)
+    exp.bert_dir.mkdir(parents=True, exist_ok=True)
+    progress.write("start", stage=STAGE, total=len(mine), part=f"{i}/{n}")
+    failed = 0
+
+    def drop(name: str, e: Exception) -> None:  # one bad transcript must not stop the others; it is reported
+        nonlocal failed
+        failed += 1
+        reason = f"{type(e).__name__}: {e}"
+        log.warning("%s: %s", name, reason)
+        exp.add_dropped(name, "text", reason)
+        progress.write("skip", name=name, reason=reason)
+
+    records = _convert_all(mine, args.version, bert, exp, done, drop, progress)
     write_name2text(exp.text_part(i), records)
 
     def merge(parts: list[Path]) -> None:
