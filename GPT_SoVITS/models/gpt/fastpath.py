@@ -169,6 +169,22 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
     return x
 
 
+def _after_attention(att: np.ndarray, x: np.ndarray, w: list[np.ndarray], eps1: float, eps2: float):
+    """The rest of a layer on (N, D) rows: output projection, residual + norm1, ReLU feed-forward,
+    residual + norm2."""
+    out = att @ w[2]
+    out += w[3]
+    out += x
+    x = _layer_norm(out, w[8], w[9], eps1)
+    ff = x @ w[4]
+    ff += w[5]
+    np.maximum(ff, 0, out=ff)
+    out = ff @ w[6]
+    out += w[7]
+    out += x
+    return _layer_norm(out, w[10], w[11], eps2)
+
+
 def decode_layers_numpy(
     x: np.ndarray,
     k_all: np.ndarray,
@@ -204,17 +220,7 @@ def decode_layers_numpy(
         np.exp(scores, out=scores)
         scores /= scores.sum(-1, keepdims=True)
         att = np.matmul(scores[:, :, None, :], v).reshape(b, d)  # (B, H, 1, Dh) -> (B, D)
-        out = att @ w[2]
-        out += w[3]
-        out += x
-        x = _layer_norm(out, w[8], w[9], eps[2 * i])
-        ff = x @ w[4]
-        ff += w[5]
-        np.maximum(ff, 0, out=ff)
-        out = ff @ w[6]
-        out += w[7]
-        out += x
-        x = _layer_norm(out, w[10], w[11], eps[2 * i + 1])
+        x = _after_attention(att, x, w, eps[2 * i], eps[2 * i + 1])
     return x
 
 
@@ -250,17 +256,9 @@ def prefill_layers_numpy(
         q = torch.from_numpy(np.ascontiguousarray(qkv[:, :, 0].transpose(0, 2, 1, 3)))  # (B, H, T, Dh)
         k, v = k_all[i, :, :, : pos + t], v_all[i, :, :, : pos + t]
         att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).numpy()  # (B, H, T, Dh)
-        out = att.transpose(0, 2, 1, 3).reshape(b * t, d) @ w[2]
-        out += w[3]
-        out += rows
-        rows = _layer_norm(out, w[8], w[9], eps[2 * i])
-        ff = rows @ w[4]
-        ff += w[5]
-        np.maximum(ff, 0, out=ff)
-        out = ff @ w[6]
-        out += w[7]
-        out += rows
-        rows = _layer_norm(out, w[10], w[11], eps[2 * i + 1])
+        rows = _after_attention(
+            att.transpose(0, 2, 1, 3).reshape(b * t, d), rows, w, eps[2 * i], eps[2 * i + 1]
+        )
     return rows.reshape(b, t, d)
 
 
