@@ -39,12 +39,17 @@ class BertFeatureExtractor:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
             model = AutoModelForMaskedLM.from_pretrained(str(model_dir), local_files_only=True)
-        except OSError as e:
-            raise BertError(f"{model_dir}: cannot load the tokenizer or weights: {e}") from e
+        except Exception as e:  # transformers raises OSError, ValueError or TypeError for other folders
+            kind = type(e).__name__
+            raise BertError(f"{model_dir}: cannot load a BERT tokenizer and weights ({kind}: {e})") from e
         self.device = torch.device(device)
         self.dtype = dtype
         encoder = model.base_model  # the BertModel without the masked-LM head
-        layers = encoder.encoder.layer
+        layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+        if not isinstance(layers, torch.nn.ModuleList):
+            raise BertError(
+                f"{model_dir}: not a BERT-style model ({type(model).__name__} has no encoder.layer)"
+            )
         if len(layers) < 2:
             raise BertError(f"{model_dir}: {len(layers)} encoder layer(s); the features need at least 2")
         # hidden_states[-3] of the full model is the output of layer N-2: keep just the layers before it
@@ -115,7 +120,9 @@ class BertFeatureExtractor:
 PASS_COST_POSITIONS = 48
 
 
-def length_groups(lengths: Sequence[int], max_tokens: int, pass_cost: int = PASS_COST_POSITIONS):
+def length_groups(
+    lengths: Sequence[int], max_tokens: int, pass_cost: int = PASS_COST_POSITIONS
+) -> list[list[int]]:
     """Split ascending ``lengths`` into runs of consecutive indices, one padded batch each.
 
     Minimises the padded positions (rows x longest) plus ``pass_cost`` per batch, by dynamic programming

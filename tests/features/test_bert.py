@@ -74,6 +74,14 @@ def test_missing_folder_is_a_clear_error(tmp_path):
         BertFeatureExtractor(tmp_path)
 
 
+def test_a_model_folder_of_another_kind_is_a_clear_error(tmp_path):
+    from tests.tiny_models import make_tiny_hubert
+
+    hubert = make_tiny_hubert(tmp_path / "hubert")
+    with pytest.raises(BertError, match="hubert"):
+        BertFeatureExtractor(hubert)
+
+
 def test_phones_and_bert_uses_bert_for_chinese_and_zeros_for_english(tiny_bert):
     from GPT_SoVITS.text.frontend import phones_and_bert
 

@@ -169,7 +169,9 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
     return x
 
 
-def _after_attention(att: np.ndarray, x: np.ndarray, w: list[np.ndarray], eps1: float, eps2: float):
+def _after_attention(
+    att: np.ndarray, x: np.ndarray, w: list[np.ndarray], eps1: float, eps2: float
+) -> np.ndarray:
     """The rest of a layer on (N, D) rows: output projection, residual + norm1, ReLU feed-forward,
     residual + norm2."""
     out = att @ w[2]
