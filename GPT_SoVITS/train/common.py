@@ -222,6 +222,24 @@ class CheckpointDir:
 # Metrics
 
 
+def wrap_ddp(module: torch.nn.Module, ctx: DistContext) -> torch.nn.Module:
+    """DistributedDataParallel around ``module`` (its device on CUDA); parameters a step leaves unused
+    (the DPO branch, the discriminator during generator steps) are allowed."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
+
+
+def start_run(
+    progress: ProgressLog | None, stage: str, total: int, step: int, epoch: int, batch_size: int, tb_dir
+) -> Metrics:
+    """Announce a training run in progress.jsonl (when logging) and return its Metrics."""
+    if progress:
+        progress.write("start", stage=stage, total=total, step=step, epoch=epoch, batch_size=batch_size)
+    return Metrics(progress, tb_dir, total)
+
+
 class Metrics:
     """progress.jsonl ``metric`` events (rank 0) with samples/s and an ETA, plus TensorBoard scalars."""
 

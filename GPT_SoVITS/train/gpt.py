@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 
 from GPT_SoVITS import paths
@@ -40,6 +39,8 @@ from GPT_SoVITS.train.common import (
     restore_rng,
     rng_state,
     seed_everything,
+    start_run,
+    wrap_ddp,
 )
 from GPT_SoVITS.train.optim import ScaledAdamLite, WarmupCosine
 
@@ -228,19 +229,10 @@ class GPTTraining:
         ctx, args, cfg = self.ctx, self.args, self.cfg
         wrapped: nn.Module = TrainForward(self.model, args.dpo)
         if ctx.distributed:
-            ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-            wrapped = DDP(wrapped, device_ids=ids, find_unused_parameters=True)
+            wrapped = wrap_ddp(wrapped, ctx)
         total = cfg.train.epochs * len(self.sampler)
-        if self.progress:
-            self.progress.write(
-                "start",
-                stage=STAGE,
-                total=total,
-                step=self.step,
-                epoch=self.epoch,
-                batch_size=self.batch_size,
-            )
-        metrics = Metrics(self.progress, self.ckpts.folder if ctx.is_main else None, total)
+        tb_dir = self.ckpts.folder if ctx.is_main else None
+        metrics = start_run(self.progress, STAGE, total, self.step, self.epoch, self.batch_size, tb_dir)
         sample = None
         if ctx.is_main and args.sample_sovits is not None and not args.no_sample:
             from GPT_SoVITS.train.gpt_sample import GPTSampler

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import torch
-from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 
 from GPT_SoVITS import paths
@@ -38,6 +37,8 @@ from GPT_SoVITS.train.common import (
     remove_partials,
     restore_rng,
     seed_everything,
+    start_run,
+    wrap_ddp,
 )
 from GPT_SoVITS.train.sovits_step import (
     SoVITSNets,
@@ -198,20 +199,10 @@ class SoVITSTraining:
         self.restore()
         ctx, args, cfg, nets = self.ctx, self.args, self.cfg, self.nets
         if ctx.distributed:
-            ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-            nets.g = DDP(nets.g, device_ids=ids, find_unused_parameters=True)
-            nets.d = DDP(nets.d, device_ids=ids, find_unused_parameters=True)
+            nets.g, nets.d = wrap_ddp(nets.g, ctx), wrap_ddp(nets.d, ctx)
         total = cfg.train.epochs * len(self.sampler)
-        if self.progress:
-            self.progress.write(
-                "start",
-                stage=STAGE,
-                total=total,
-                step=self.step,
-                epoch=self.epoch,
-                batch_size=self.batch_size,
-            )
-        metrics = Metrics(self.progress, self.ckpts.folder if ctx.is_main else None, total)
+        tb_dir = self.ckpts.folder if ctx.is_main else None
+        metrics = start_run(self.progress, STAGE, total, self.step, self.epoch, self.batch_size, tb_dir)
         nets.g.train()
         nets.d.train()
         while self.epoch <= cfg.train.epochs:

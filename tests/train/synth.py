@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -144,6 +145,17 @@ def run_module(module: str, *args: str | os.PathLike, timeout: float = 300, env:
         capture_output=True,
         text=True,
         timeout=timeout,
+    )
+
+
+def run_torchrun(module: str, *args: str | os.PathLike, timeout: float = 600):
+    """``torchrun --standalone``: 2 CPU processes of ``python -m module args``, from the repo root."""
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun, "torchrun is installed with torch"
+    argv = [torchrun, "--standalone", "--nnodes", "1", "--nproc-per-node", "2", "-m", module, *map(str, args)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        argv, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -19,7 +19,7 @@ import torch
 from GPT_SoVITS.checkpoints import load_gpt
 from GPT_SoVITS.data.experiment import Experiment
 from GPT_SoVITS.progress import read_progress
-from tests.train.synth import REPO, run_module
+from tests.train.synth import REPO, run_module, run_torchrun
 
 MODULE = "GPT_SoVITS.train.gpt"
 
@@ -141,15 +141,9 @@ def test_kill_and_resume_matches_uninterrupted_run(
 
 @pytest.mark.slow
 def test_ddp_two_gloo_processes(experiment: Experiment, pretrained, tmp_path: Path) -> None:
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    assert torchrun, "torchrun is installed with torch"
     weights = tmp_path / "w"
-    argv = [
-        torchrun, "--standalone", "--nnodes", "1", "--nproc-per-node", "2", "-m", MODULE,
-        *gpt_args(experiment, pretrained["gpt"], weights, "--epochs", "1", "--batch-size", "1"),
-    ]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(argv, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    args = gpt_args(experiment, pretrained["gpt"], weights, "--epochs", "1", "--batch-size", "1")
+    r = run_torchrun(MODULE, *args, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     ckpt = load_gpt(weights / "exp-e1.ckpt")
     assert ckpt.info == "GPT-e1"

@@ -16,7 +16,7 @@ from GPT_SoVITS.progress import read_progress
 from GPT_SoVITS.train.cli import phone_mapper
 from GPT_SoVITS.train.common import Amp, seed_everything
 from GPT_SoVITS.train.sovits_step import build_nets, load_pretrained, set_epoch_lr, train_step
-from tests.train.synth import run_module, tiny_sovits_config
+from tests.train.synth import run_module, run_torchrun, tiny_sovits_config
 
 MODULE = "GPT_SoVITS.train.sovits"
 
@@ -92,24 +92,12 @@ def test_two_epochs_export_official_weights(experiment: Experiment, pretrained, 
 
 @pytest.mark.slow
 def test_ddp_two_gloo_processes(experiment: Experiment, pretrained, tmp_path: Path) -> None:
-    import os
-    import shutil
-    import subprocess
-    import sys
-
-    from tests.train.synth import REPO
-
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    assert torchrun, "torchrun is installed with torch"
     weights = tmp_path / "w"
-    argv = [
-        torchrun, "--standalone", "--nnodes", "1", "--nproc-per-node", "2", "-m", MODULE,
-        "--exp", str(experiment.root), "--pretrained-g", str(pretrained["sovits"]),
-        "--weights-dir", str(weights), "--device", "cpu", "--epochs", "1", "--batch-size", "3",
-        "--min-epoch-items", "0", "--log-interval", "1",
-    ]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(argv, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    r = run_torchrun(
+        MODULE, "--exp", experiment.root, "--pretrained-g", pretrained["sovits"], "--weights-dir", weights,
+        "--device", "cpu", "--epochs", "1", "--batch-size", "3", "--min-epoch-items", "0",
+        "--log-interval", "1",
+    )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     ckpt = load_sovits(weights / "exp_e1_s1.pth")  # 6 clips over 2 ranks with batch 3: one step
     assert ckpt.info == "1epoch_1iteration" and not any("enc_q" in k for k in ckpt.weight)
