@@ -23,7 +23,7 @@ from GPT_SoVITS.inference.guard import GuardConfig
 from GPT_SoVITS.inference.reference import LRUCache, ReferenceError, Window, file_digest, windowed_reference
 from GPT_SoVITS.inference.request import TTSRequest, languages_for
 from GPT_SoVITS.inference.results import AudioChunk, EngineError, SynthesisResult
-from GPT_SoVITS.inference.segments import Frontend, Phonemes, make_frontend
+from GPT_SoVITS.inference.segments import Frontend, Phonemes
 from GPT_SoVITS.versions import spec
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ class TTSEngine:
     # -- per-reference and per-text work (cached) ------------------------------------------------------
     def frontend(self, symbol_version: str) -> Frontend:
         if symbol_version not in self._frontends:
-            self._frontends[symbol_version] = make_frontend(symbol_version, self.bert)
+            self._frontends[symbol_version] = Frontend(symbol_version, self.bert)
         return self._frontends[symbol_version]
 
     def prepare_reference(self, path: str | Path, sovits: SoVITSModel | None = None) -> PreparedReference:

@@ -68,11 +68,6 @@ class Frontend:
         return out
 
 
-def make_frontend(version: str, bert: object | None) -> Frontend:
-    """The frontend for symbol set ``version`` (kept for callers of the function form)."""
-    return Frontend(version, bert)
-
-
 def prompt_with_stop(prompt_text: str, prompt_lang: str) -> str:
     """The official prompt clean-up: strip newlines, end with a full stop ("." for English)."""
     text = prompt_text.strip("\n").strip()
