@@ -187,39 +187,90 @@ def test_scripted_step_equals_eager_step() -> None:
     assert torch.allclose(outs[0], outs[1], atol=1e-6), (outs[0] - outs[1]).abs().max()
 
 
-def test_numpy_step_equals_eager_step_and_writes_the_same_cache() -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba-kernels", "plain-numpy"])
+@pytest.mark.parametrize("cached", [7, 12])  # 8 / 13 keys: the kernels' 8-wide blocks, with(out) a tail
+def test_numpy_step_equals_eager_step_and_writes_the_same_cache(
+    compiled: bool, cached: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from GPT_SoVITS.models.gpt import kernels
     from GPT_SoVITS.models.gpt.fastpath import decode_layers_eager, decode_layers_numpy
 
+    monkeypatch.setattr(kernels, "ENABLED", compiled)
+    assert (kernels.load() is not None) == compiled  # numba is a dependency: the kernels really run here
     model = tiny_model(20)
     w = model.h.step_weights()
     assert w.arrays is not None
     assert np.shares_memory(w.arrays[0][0], w.tensors[0][0].numpy())
     x = torch.randn(2, 32, generator=torch.Generator().manual_seed(21))
-    ok = torch.ones(2, 8, dtype=torch.bool)
+    n = cached + 1
+    ok = torch.ones(2, n, dtype=torch.bool)
     ok[1, :3] = False  # row 1 may not see its first three keys
     caches, outs = [], []
     for numpy_step in (False, True):
-        cache = model.new_cache(2, 12)
+        cache = model.new_cache(2, 16)
         with torch.inference_mode():
-            model.h(torch.randn(2, 7, 32, generator=torch.Generator().manual_seed(22)), None, cache)
+            model.h(torch.randn(2, cached, 32, generator=torch.Generator().manual_seed(22)), None, cache)
             if numpy_step:
                 out = decode_layers_numpy(
-                    x.numpy().copy(), cache.k.numpy(), cache.v.numpy(), 7, 2, w.arrays, w.eps, ok.numpy()
+                    x.numpy().copy(), cache.k.numpy(), cache.v.numpy(), cached, 2, w.arrays, w.eps, ok.numpy()
                 )
                 outs.append(torch.from_numpy(out))
             else:
                 outs.append(
-                    decode_layers_eager(x, cache.k, cache.v, 7, 2, w.tensors, w.eps, ok[:, None, None])
+                    decode_layers_eager(x, cache.k, cache.v, cached, 2, w.tensors, w.eps, ok[:, None, None])
                 )
         caches.append(cache)
     assert torch.allclose(outs[0], outs[1], atol=1e-5), (outs[0] - outs[1]).abs().max()
     for a, b in ((caches[0].k, caches[1].k), (caches[0].v, caches[1].v)):
-        assert torch.allclose(a[:, :, :, :8], b[:, :, :, :8], atol=1e-5)
+        assert torch.allclose(a[:, :, :, :n], b[:, :, :, :n], atol=1e-5)
     masked = outs[1][1]  # the mask matters: without it row 1 differs
     free = decode_layers_numpy(
-        x.numpy().copy(), caches[1].k.numpy(), caches[1].v.numpy(), 7, 2, w.arrays, w.eps, None
+        x.numpy().copy(), caches[1].k.numpy(), caches[1].v.numpy(), cached, 2, w.arrays, w.eps, None
     )
     assert not np.allclose(free[1], masked.numpy(), atol=1e-4)
+    assert np.allclose(free[0], outs[1][0].numpy(), atol=1e-6)  # row 0 saw every key either way
+
+
+def test_kernels_fall_back_to_numpy_without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from GPT_SoVITS.models.gpt import kernels
+
+    kernels._compiled.cache_clear()
+    try:
+        with monkeypatch.context() as patch:
+            patch.setitem(sys.modules, "numba", None)  # "import numba" raises ImportError
+            assert kernels.load() is None
+            model = tiny_model(27)
+            x, bert, prompt = inputs(28)
+            tokens, _ = infer_panel(model, x, None, prompt, bert, top_k=1, early_stop_num=12)
+            assert tokens.shape[1] > prompt.shape[1]
+    finally:
+        kernels._compiled.cache_clear()
+    assert kernels.load() is not None  # numba back: compiled again (from the disk cache)
+
+
+def test_numpy_head_gives_the_torch_step_logits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numpy step's embedding row and output product equal embed_audio / logits; remade after edits."""
+    from GPT_SoVITS.models.gpt import fastpath
+
+    model = tiny_model(29)
+    token = torch.tensor([[3], [41]])
+    results = []
+    for numpy_step in (True, False):
+        monkeypatch.setattr(fastpath, "NUMPY_STEP", numpy_step)
+        with torch.inference_mode():
+            cache = model.new_cache(2, 20)
+            model.h(torch.randn(2, 6, 32, generator=torch.Generator().manual_seed(31)), None, cache)
+            results.append(step(model, token, 6, cache))
+    assert model._numpy_head() is not None
+    torch.testing.assert_close(results[0], results[1], atol=1e-5, rtol=1e-5)
+    first = model._numpy_head()
+    with torch.no_grad():
+        model.ar_audio_position.alpha.fill_(2.0)
+    assert model._numpy_head() is not first and model._numpy_head()[2] == 2.0
+    with torch.inference_mode(), pytest.raises(ValueError, match="positional table"):
+        step(model, token, model.ar_audio_position.pe.shape[0], model.new_cache(2, 8))
 
 
 def test_numpy_prefill_equals_torch_prefill_with_padding_mask(monkeypatch: pytest.MonkeyPatch) -> None:

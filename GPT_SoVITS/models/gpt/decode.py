@@ -87,8 +87,7 @@ def step(
     if switch:
         torch.set_num_threads(STEP_THREADS)
     try:
-        emb = model.embed_audio(token, start=position)[:, 0]  # (B, E)
-        return model.logits(model.h.forward_one(emb, cache, weights, key_ok))
+        return model.step_logits(token, position, cache, weights or model.h.step_weights(), key_ok)
     finally:
         if switch:
             torch.set_num_threads(n)

@@ -5,7 +5,9 @@ row, so its speed is the matrix-vector kernel's streaming rate:
 - CPU, float32 (the default): :func:`decode_layers_numpy`. torch's CPU build sends a one-row product to
   MKL, which runs it on one thread (~15 GB/s here, whatever the thread setting); numpy's OpenBLAS splits
   the same product over the cores (~26 GB/s on 2 cores) and a numpy call costs ~1 us against a few for a
-  torch op, so the step took 15 ms instead of 23 ms per token at full size (2-core Zen 4).
+  torch op, so the step took 15 ms instead of 23 ms per token at full size (2-core Zen 4). The small
+  work between the products (attention over the cache, bias, residual, norms, ReLU) runs in compiled
+  numba kernels (``kernels``; plain numpy where numba is unusable): another ~1 ms per token.
 - otherwise (CUDA, or the opt-in bf16/fp16 step): :func:`decode_layers`, the same math compiled with
   TorchScript on first use (about 500 small operations; Python would add 20-30 % on a 2-core CPU).
 All three are exactly the math of ``TransformerLayer.forward`` (equal within float32 rounding);
@@ -25,6 +27,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from GPT_SoVITS.models.gpt import kernels
 
 if TYPE_CHECKING:
     from GPT_SoVITS.models.gpt.model import TransformerStack
@@ -173,8 +177,16 @@ def _after_attention(
     att: np.ndarray, x: np.ndarray, w: list[np.ndarray], eps1: float, eps2: float
 ) -> np.ndarray:
     """The rest of a layer on (N, D) rows: output projection, residual + norm1, ReLU feed-forward,
-    residual + norm2."""
+    residual + norm2. The small work between the products runs in the compiled kernels where they load."""
+    k = kernels.load()
     out = att @ w[2]
+    if k is not None:
+        k.add_norm(out, w[3], x, w[8], w[9], eps1)
+        ff = out @ w[4]
+        k.bias_relu(ff, w[5])
+        y = ff @ w[6]
+        k.add_norm(y, w[7], out, w[10], w[11], eps2)
+        return y
     out += w[3]
     out += x
     x = _layer_norm(out, w[8], w[9], eps1)
@@ -205,6 +217,16 @@ def decode_layers_numpy(
     b, d = x.shape
     dh = d // heads
     scale = np.float32(float(dh) ** -0.5)
+    x = np.ascontiguousarray(x)
+    k = kernels.load()
+    if k is not None:  # attention over the cache in one compiled call per layer
+        ok = np.ascontiguousarray(key_ok) if key_ok is not None else np.ones((b, 0), np.bool_)
+        att = np.empty((b, d), np.float32)
+        for i, w in enumerate(weights):
+            qkv = x @ w[0]
+            k.attend(qkv, w[1], k_all, v_all, i, pos, scale, ok, att)
+            x = _after_attention(att, x, w, eps[2 * i], eps[2 * i + 1])
+        return x
     hidden = key_ok is None or bool(key_ok.all())
     for i, w in enumerate(weights):
         qkv = x @ w[0]

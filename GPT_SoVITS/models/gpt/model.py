@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -296,6 +297,56 @@ class Text2SemanticDecoder(nn.Module):
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (..., vocab_size) float32: sampling and losses stay in float32 for fp16/bf16 models."""
         return self.ar_predict_layer(hidden).float()
+
+    def step_logits(
+        self,
+        token: torch.Tensor,
+        position: int,
+        cache: KVCache,
+        weights: StepWeights,
+        key_ok: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One decoding step: tokens (B, 1) at audio position ``position`` -> the next logits (B, V).
+
+        ``embed_audio`` -> ``h.forward_one`` -> ``logits``; where the step runs in numpy (float32 on CPU)
+        the embedding row and the output product do too (a row gather and one 2-thread product instead of
+        ~10 torch ops and a one-thread MKL product).
+        """
+        head = self._numpy_head() if weights.arrays is not None else None
+        if head is None or not self.h._numpy_ok(self.ar_predict_layer.weight):
+            emb = self.embed_audio(token, start=position)[:, 0]  # (B, E)
+            return self.logits(self.h.forward_one(emb, cache, weights, key_ok))
+        table, pe, alpha, proj = head
+        if position >= pe.shape[0]:
+            raise ValueError(
+                f"sequence position {position + 1} exceeds the {pe.shape[0]}-row positional table"
+            )
+        x = table[token.numpy()[:, 0]]
+        x += alpha * pe[position]  # official order: x + alpha * pe (dropout is the identity in eval)
+        hidden = self.h.forward_one(torch.from_numpy(x), cache, weights, key_ok)
+        return torch.from_numpy(hidden.numpy() @ proj)
+
+    def _numpy_head(self) -> tuple[np.ndarray, np.ndarray, np.float32, np.ndarray] | None:
+        """(audio embedding table, positional table, alpha, output matrix (in, out) copy) as float32 numpy
+        arrays for the numpy step, made on first use and remade when a parameter changed; None unless the
+        model is float32 on CPU."""
+        w = self.ar_predict_layer.weight
+        if w.dtype != torch.float32 or w.device.type != "cpu":
+            return None
+        table = self.ar_audio_embedding.word_embeddings.weight
+        alpha = self.ar_audio_position.alpha
+        key = tuple((t.data_ptr(), t._version) for t in (w, table, alpha))
+        kept = self.__dict__.get("_head_arrays")
+        if kept is None or kept[0] != key:
+            with torch.no_grad():
+                arrays = (
+                    table.detach().numpy(),
+                    self.ar_audio_position.pe.numpy(),
+                    np.float32(alpha.detach().item()),
+                    w.detach().t().contiguous().numpy(),
+                )
+            kept = self.__dict__["_head_arrays"] = (key, arrays)
+        return kept[1]
 
     def new_cache(self, batch: int, max_len: int, device: torch.device | None = None) -> KVCache:
         """A preallocated key/value cache for ``max_len`` positions (text + prompt + generated)."""
