@@ -105,6 +105,7 @@ class TTSEngine:
 
     def _load_sovits(self, path: str | Path) -> SoVITSModel:
         from GPT_SoVITS.models.sovits import load_sovits_model
+        from GPT_SoVITS.models.sovits.commons import fold_weight_norms
 
         ckpt = load_sovits(path)
         version_spec = spec(ckpt.version)
@@ -114,6 +115,7 @@ class TTSEngine:
                 "(v1 and v2 are)"
             )
         model = self._cast(load_sovits_model(ckpt, device="cpu"))
+        fold_weight_norms(model)  # inference only: the engine never saves this model
         data, mconf = ckpt.config["data"], ckpt.config["model"]
         log.info("SoVITS %s loaded (version %s)", path, ckpt.version.value)
         return SoVITSModel(

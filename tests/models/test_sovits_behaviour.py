@@ -235,3 +235,19 @@ def test_pretrained_style_weights_with_enc_q(tiny_sovits_config: dict, tmp_path:
     torch.testing.assert_close(trainable.enc_q.pre.weight, model.enc_q.pre.weight.half().float())
     # an exported file (no enc_q) still loads for fine-tuning; enc_q keeps its fresh init
     assert hasattr(load_sovits_model(path, with_enc_q=True), "enc_q")
+
+
+def test_folded_weight_norms_decode_bit_for_bit(tiny_sovits_config: dict) -> None:
+    from GPT_SoVITS.models.sovits.commons import fold_weight_norms
+
+    model = _tiny(tiny_sovits_config)
+    codes, text, refer = _inputs(seed=3)
+    noise = torch.randn(1, 192, 24, generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        expected = model.decode(codes, text, [refer], 0.5, noise=noise)
+    n_norms = sum(key.endswith("weight_g") for key in model.state_dict())
+    assert fold_weight_norms(model) == n_norms > 0
+    assert not any(key.endswith(("weight_g", "weight_v")) for key in model.state_dict())
+    assert fold_weight_norms(model) == 0  # nothing left to fold
+    with torch.inference_mode():
+        assert torch.equal(model.decode(codes, text, [refer], 0.5, noise=noise), expected)

