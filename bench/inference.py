@@ -7,8 +7,9 @@ a fixed number of semantic tokens per segment (EOS is masked and the guard's lim
 at exactly ``--tokens``). Prints the stage split (frontend incl. BERT, GPT, SoVITS), the real-time
 factor, and each stage's ratio to its floor:
 - frontend: the BERT products for the positions it must run (each piece's characters + [CLS]/[SEP],
-  counted from the attention masks of the passes made, padding excluded; FLOPs per position counted
-  with hooks on the layers the features need) / measured sgemm rate; the rule-based G2P has no floor;
+  counted from the token ids of the passes made: texts are packed, never padded; FLOPs per position
+  counted with hooks on the layers the features need) / measured sgemm rate; the rule-based G2P has no
+  floor;
 - GPT: per pass over the weights (one per generated token, or per batch of tokens with --batch-size;
   counted), the fp32 weight bytes that must be read / measured read bandwidth, plus the prefill FLOPs /
   measured sgemm rate, for every position each segment's prefill runs (prompt phonemes + segment
@@ -237,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def count_positions(engine):
-    """Positions run by BERT (attention-mask sums: padding excluded) and by the GPT prefill (the layer
-    stack's multi-position calls), and GPT passes over the weights (prefills + per-token steps; a batched
-    step serves several segments with one pass), while the block runs."""
+    """Positions run by BERT (the token ids of each pass: texts are packed, not padded) and by the GPT
+    prefill (the layer stack's multi-position calls), and GPT passes over the weights (prefills +
+    per-token steps; a batched step serves several segments with one pass), while the block runs."""
     work = {"bert": 0, "prefill": 0, "passes": 0}
     stack = engine.gpt.model.h
     forward_one = stack.forward_one
@@ -249,7 +250,7 @@ def count_positions(engine):
         return forward_one(*args, **kwargs)
 
     def bert_hook(module, args, kwargs, out) -> None:
-        work["bert"] += int(kwargs["attention_mask"].sum())
+        work["bert"] += int(kwargs["input_ids"].numel())
 
     def stack_hook(module, args, out) -> None:
         if args[0].dim() == 3:  # (B, T, D): a prefill; steps go through forward_one

@@ -47,7 +47,7 @@ def test_batched_features_equal_one_by_one_in_the_order_given(tiny_bert):
     texts = ["你好世界我有个苹果", "你", "今天天气很好,", "", "苹果.", "我有个苹果今天天气很好你好世界"]
     items = [(t, [2] * len(t)) for t in texts]
     alone = [bert.features(t, w) for t, w in items]
-    for max_tokens in (4096, 12):  # one padded batch; then groups of one or two texts
+    for max_tokens in (4096, 12):  # one pack; then packs of one or two texts
         batched = bert.features_many(items) if max_tokens == 4096 else None
         per_char = bert.char_features_many([t for t in texts if t], max_tokens=max_tokens)
         for t, feats in zip([t for t in texts if t], per_char, strict=True):
@@ -58,6 +58,16 @@ def test_batched_features_equal_one_by_one_in_the_order_given(tiny_bert):
                 assert a.shape == b.shape
                 torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert alone[3].shape == (1024, 0)
+    passes = []
+    hook = bert.model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        bert.char_features_many([t for t in texts if t], max_tokens=12)
+        assert len(passes) == 4  # 11 | 3 + 9 | 5 | 17 positions: two texts shared one pass
+        passes.clear()
+        bert.features_many(items)
+        assert len(passes) == 1
+    finally:
+        hook.remove()
     assert not torch.allclose(alone[0][:, :2], alone[5][:, 22:24])  # context matters: same char, other text
 
 
@@ -67,6 +77,12 @@ def test_features_reject_misaligned_word2ph(tiny_bert):
         bert.features("你好", [2])
     with pytest.raises(BertError, match="你好"):
         bert.features_many([("世界", [2, 2]), ("你好", [2])])
+
+
+def test_a_piece_longer_than_the_model_takes_is_a_clear_error(tiny_bert):
+    bert = BertFeatureExtractor(tiny_bert)
+    with pytest.raises(BertError, match="at most 510"):
+        bert.char_features_many(["你好", "苹果" * 300])
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):
@@ -94,18 +110,3 @@ def test_phones_and_bert_uses_bert_for_chinese_and_zeros_for_english(tiny_bert):
     assert feats[:, -4:].abs().sum() == 0  # the English run has no BERT features
     ids2, feats2, _ = phones_and_bert("你好世界, hello world.", "zh", "v2", bert=None)
     assert ids2 == ids and feats2.abs().sum() == 0
-
-
-def test_length_groups_cover_every_text_once_and_split_only_when_padding_costs_more():
-    from GPT_SoVITS.features.bert import length_groups
-
-    similar = [9, 9, 10, 10, 11, 12]
-    assert length_groups(similar, 4096) == [list(range(6))]  # one pass: little padding
-    mixed = [5] * 30 + [200]
-    groups = length_groups(mixed, 4096)
-    assert groups == [list(range(30)), [30]]  # padding 30 short texts to 200 would cost 30 x 195 positions
-    capped = length_groups([10] * 10, 35)
-    assert all(len(g) * 10 <= 35 for g in capped) and len(capped) == 4
-    assert [i for g in capped for i in g] == list(range(10))
-    assert length_groups([600], 100) == [[0]]  # too long for the cap: a batch of its own
-    assert length_groups([], 100) == []
