@@ -75,7 +75,8 @@ class TTSEngine:
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.dtype = resolve_dtype(precision, self.device)
         # On CPU, fp16 keeps the models in fp32 but runs the GPT's per-token matrix products in fp16
-        # (about 2x faster, greedy tokens unchanged on the goldens; see bench/decode.py).
+        # (greedy tokens unchanged on the goldens; see bench/decode.py). It was 2x faster than the first
+        # fp32 step; the numpy + numba fp32 step now matches it on a 2-core Zen 4 (no fast fp16 there).
         self.step_precision = "fp16" if precision == "fp16" and self.device.type == "cpu" else "fp32"
         self.guard = guard or GuardConfig()
         self._swap = threading.Lock()  # serialises weight switches (not synthesis)
