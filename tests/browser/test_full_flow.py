@@ -93,7 +93,7 @@ def test_label_fix_then_format(browser, webui: WebUI, assets: dict[str, Path]) -
     field(page, "format-bert").fill(str(assets["bert"]))
     field(page, "format-hubert").fill(str(assets["hubert"]))
     choose(page, "format-device", "cpu")
-    run_stage(page, "format", timeout_ms=400_000)
+    run_stage(page, webui, "format", timeout_ms=400_000)
     report = page.locator("#format-report")
     expect(report).to_contain_text("6-name2semantic.tsv")
     assert re.search(r"6-name2semantic\.tsv\s+6\b", report.inner_text()), report.inner_text()
@@ -123,7 +123,7 @@ def test_train_sovits_then_gpt(browser, webui: WebUI, assets: dict[str, Path]) -
         field(page, f"{stage}-save_every").fill("1")
         page.locator(f"#{stage}-no_sample input[type=checkbox]").check()
         choose(page, f"{stage}-device", "cpu")
-        run_stage(page, stage, timeout_ms=600_000)
+        run_stage(page, webui, stage, timeout_ms=600_000)
     sovits = sorted((webui.root / "SoVITS_weights").glob(f"{EXP}_e*_s*.pth"))
     gpt = sorted((webui.root / "GPT_weights").glob(f"{EXP}-e*.ckpt"))
     assert sovits and gpt

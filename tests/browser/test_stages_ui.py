@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +44,35 @@ def choose(page, elem_id: str, value: str) -> None:
     page.locator(f"#{elem_id}").get_by_role("option", name=value, exact=True).click()
 
 
-def run_stage(page, stage: str, timeout_ms: int = 120_000, state: str = "succeeded") -> None:
-    """Click the stage's start button; wait until *this* job (not one shown from before) ends in ``state``."""
+def start_stage(page, webui: WebUI, stage: str) -> str:
+    """Click the stage's start button; return the id of the job it started (the new folder in the
+    runner's job log) once the panel shows that job, not one shown from before."""
     from playwright.sync_api import expect
 
-    status = page.locator(f"#{stage}-status .job-status")
-    before = status.get_attribute("data-job") or ""
+    jobs = webui.root / "logs" / "webui-jobs"
+
+    def ids() -> set[str]:
+        return {p.name for p in jobs.iterdir()} if jobs.is_dir() else set()
+
+    known = ids()
     page.locator(f"#{stage}-start").click()
-    expect(status).not_to_have_attribute("data-job", before, timeout=30_000)
+    deadline = time.monotonic() + 30
+    while not (new := ids() - known):
+        assert time.monotonic() < deadline, f"clicking {stage}-start started no job"
+        time.sleep(0.2)
+    (job,) = new
+    expect(page.locator(f"#{stage}-status .job-status")).to_have_attribute("data-job", job, timeout=30_000)
+    return job
+
+
+def run_stage(page, webui: WebUI, stage: str, timeout_ms: int = 120_000, state: str = "succeeded") -> str:
+    """``start_stage``, then wait until that job ends in ``state``; returns its id."""
+    from playwright.sync_api import expect
+
+    job = start_stage(page, webui, stage)
+    status = page.locator(f"#{stage}-status .job-status")
     expect(status).to_have_attribute("data-state", state, timeout=timeout_ms)
+    return job
 
 
 def test_failing_stage_shows_its_reason_and_the_app_stays_usable(
@@ -68,7 +89,7 @@ def test_failing_stage_shows_its_reason_and_the_app_stays_usable(
     field(page, "asr-input").fill(str(rec_dir))
     field(page, "asr-output").fill(str(tmp_path / "asr"))
     field(page, "asr-model").fill(str(tmp_path / "no-such-whisper"))
-    run_stage(page, "asr", state="failed")
+    run_stage(page, webui, "asr", state="failed")
     status = page.locator("#asr-status .job-status")
     expect(status).to_contain_text("no-such-whisper")
     assert "Traceback" not in status.inner_text()
@@ -83,7 +104,7 @@ def test_failing_stage_shows_its_reason_and_the_app_stays_usable(
     page.get_by_role("tab", name="Slice").click()
     field(page, "slice-input").fill(str(rec_dir / "talk.wav"))
     field(page, "slice-output").fill(str(tmp_path / "sliced"))
-    run_stage(page, "slice")
+    run_stage(page, webui, "slice")
     chunks = sorted((tmp_path / "sliced").glob("*.wav"))
     assert len(chunks) >= 2
     screenshot(page, "dataprep")
@@ -114,17 +135,14 @@ def test_slice_asr_then_label_with_the_real_whisper(browser, webui: WebUI, tmp_p
     field(page, "slice-input").fill(str(rec_dir / "talk.wav"))
     field(page, "slice-output").fill(str(tmp_path / "sliced"))
     field(page, "slice-min_length").fill("2000")
-    run_stage(page, "slice")
+    run_stage(page, webui, "slice")
     page.get_by_role("tab", name="ASR").click()
     expect(field(page, "asr-input")).to_have_value(str(tmp_path / "sliced"))
     field(page, "asr-output").fill(str(tmp_path / "asr"))
     field(page, "asr-model").fill(str(model))
     choose(page, "asr-language", "en")
     status = page.locator("#asr-status .job-status")
-    before = status.get_attribute("data-job") or ""
-    page.locator("#asr-start").click()
-    expect(status).not_to_have_attribute("data-job", before, timeout=30_000)
-    job = status.get_attribute("data-job")
+    job = start_stage(page, webui, "asr")
     # a reloaded page finds the job again (running or, if it was quick, finished) in its tab
     page.reload()
     page.get_by_role("tab", name="ASR").click()

@@ -182,18 +182,21 @@ def wire_job(
         return job_id, status_html(ctx, ctx.runner.status(job_id)), gr.Timer(active=True)
 
     def on_tick(job_id: str | None) -> tuple:
+        # The panel follows its stage's newest job: the page-load reattach (``wire_reattach``) runs
+        # concurrently with a start clicked right after loading and may answer last, with an older job.
+        job_id = latest_job(ctx, stage_keys) or job_id
         html_, tail, running, st = poll_job(ctx, job_id)
         fed = [gr.update()] * len(success_outputs)
         if st is not None and st.state == "succeeded" and on_success is not None:
             fed = on_success(st)
         polled = on_poll(st) if on_poll is not None else []
-        return (html_, tail, gr.Timer(active=running), *fed, *polled)
+        return (job_id, html_, tail, gr.Timer(active=running), *fed, *polled)
 
     def on_stop(job_id: str | None) -> str:
         return stop_job(ctx, job_id)
 
     panel.start.click(on_start, list(inputs), [panel.job, panel.status, panel.timer])
-    outputs = [panel.status, panel.log, panel.timer, *success_outputs, *poll_outputs]
+    outputs = [panel.job, panel.status, panel.log, panel.timer, *success_outputs, *poll_outputs]
     panel.timer.tick(on_tick, [panel.job], outputs)
     panel.stop.click(on_stop, [panel.job], [panel.status])
     ctx.panels.append((panel, tuple(stage_keys)))
@@ -205,8 +208,10 @@ def wire_reattach(ctx: AppContext, demo: gr.Blocks) -> None:
 
         def on_load(keys: tuple[str, ...] = keys) -> tuple:
             job_id = latest_job(ctx, keys)
+            if job_id is None:  # the page already says "not started"; answering that could overwrite a
+                return (gr.update(),) * 4  # job started from this page while the load was in flight
             html_, tail, _running, _ = poll_job(ctx, job_id)
             # one tick at least: it hands a finished job's outputs to the next tabs again, then stops
-            return job_id, html_, tail, gr.Timer(active=job_id is not None)
+            return job_id, html_, tail, gr.Timer(active=True)
 
         demo.load(on_load, None, [panel.job, panel.status, panel.log, panel.timer])
