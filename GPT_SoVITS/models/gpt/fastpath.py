@@ -178,14 +178,14 @@ def _after_attention(
 ) -> np.ndarray:
     """The rest of a layer on (N, D) rows: output projection, residual + norm1, ReLU feed-forward,
     residual + norm2. The small work between the products runs in the compiled kernels where they load."""
-    k = kernels.load()
+    compiled = kernels.load()
     out = att @ w[2]
-    if k is not None:
-        k.add_norm(out, w[3], x, w[8], w[9], eps1)
+    if compiled is not None:
+        compiled.add_norm(out, w[3], x, w[8], w[9], eps1)
         ff = out @ w[4]
-        k.bias_relu(ff, w[5])
+        compiled.bias_relu(ff, w[5])
         y = ff @ w[6]
-        k.add_norm(y, w[7], out, w[10], w[11], eps2)
+        compiled.add_norm(y, w[7], out, w[10], w[11], eps2)
         return y
     out += w[3]
     out += x
@@ -218,13 +218,13 @@ def decode_layers_numpy(
     dh = d // heads
     scale = np.float32(float(dh) ** -0.5)
     x = np.ascontiguousarray(x)
-    k = kernels.load()
-    if k is not None:  # attention over the cache in one compiled call per layer
+    compiled = kernels.load()
+    if compiled is not None:  # attention over the cache in one compiled call per layer
         ok = np.ascontiguousarray(key_ok) if key_ok is not None else np.ones((b, 0), np.bool_)
         att = np.empty((b, d), np.float32)
         for i, w in enumerate(weights):
             qkv = x @ w[0]
-            k.attend(qkv, w[1], k_all, v_all, i, pos, scale, ok, att)
+            compiled.attend(qkv, w[1], k_all, v_all, i, pos, scale, ok, att)
             x = _after_attention(att, x, w, eps[2 * i], eps[2 * i + 1])
         return x
     hidden = key_ok is None or bool(key_ok.all())
