@@ -2,8 +2,8 @@
 
 Per layer and token the numpy step made ~40 small numpy calls around its four products (attention over
 the cache per head, bias, residual, layer norms, ReLU), ~1.5 us each plus the temporaries; these kernels do
-the same math in three calls. Measured on the full-size v2 model (2-core Zen 4): 13.3-14.6 -> 12.2-13.2 ms
-per token, attention per layer 35 -> 30 us with warm caches.
+the same math in four calls of three kernels. Measured on the full-size v2 model (2-core Zen 4):
+13.3-14.6 -> 12.2-13.2 ms per token, attention per layer 35 -> 30 us with warm caches.
 
 Compiled on first use and cached on disk (numba's ``cache=True``: beside this file, or in the user's cache
 folder where that is read-only). :func:`load` returns None where numba is missing or cannot compile, and
