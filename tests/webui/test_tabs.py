@@ -276,3 +276,34 @@ def test_streamed_wav_is_parsed_chunk_by_chunk(step: int) -> None:
     assert np.array_equal(np.concatenate([c for _, c in out]), wav)
     with pytest.raises(ApiError, match="not WAV"):
         list(WavStream().feed_all([b"OggS" + bytes(40)]))
+
+
+def test_page_load_and_polling_never_lose_a_started_job(ctx: AppContext) -> None:
+    """The page-load reattach and a start run concurrently (a start right after loading): the reattach
+    must not overwrite the panel when it finds no job, and polling must follow the stage's newest job."""
+    import gradio as gr
+
+    from GPT_SoVITS.webui.app import build_app
+
+    demo = build_app("en_US", ctx=ctx)
+
+    def handler(name: str):
+        for f in demo.fns.values():
+            if getattr(f.fn, "__name__", "") == name and any(
+                getattr(o, "elem_id", None) == "asr-status" for o in f.outputs
+            ):
+                return f.fn
+        raise AssertionError(f"no {name} handler for the ASR panel")
+
+    on_load, on_tick = handler("on_load"), handler("on_tick")
+    assert all(u == gr.update() for u in on_load())  # no job: the answer changes nothing on the page
+    first = ctx.runner.start("asr", "no_such_stage_module", [])
+    ctx.runner.wait(first, timeout=60)
+    job, html_, _tail, timer = on_load()
+    assert job == first and f'data-job="{first}"' in html_ and timer.active
+    second = ctx.runner.start("asr", "no_such_stage_module", [])
+    ctx.runner.wait(second, timeout=60)
+    # a late reattach left the panel on the first job (or on none): the next tick moves it to the newest
+    for shown in (first, None):
+        job, html_, *_ = on_tick(shown)
+        assert job == second and f'data-job="{second}"' in html_ and 'data-state="failed"' in html_
