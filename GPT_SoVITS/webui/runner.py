@@ -264,6 +264,11 @@ class JobRunner:
             ids = list(self._jobs)
         return [self.status(i) for i in reversed(ids)]
 
+    def latest(self, stage: str) -> str | None:
+        """The id of the newest job of ``stage``, or None (no status snapshot: cheap enough to poll)."""
+        with self._lock:
+            return next((j.id for j in reversed(self._jobs.values()) if j.stage == stage), None)
+
     def running(self) -> list[JobStatus]:
         return [s for s in self.jobs() if s.state == RUNNING]
 

@@ -251,3 +251,7 @@ def test_folded_weight_norms_decode_bit_for_bit(tiny_sovits_config: dict) -> Non
     assert fold_weight_norms(model) == 0  # nothing left to fold
     with torch.inference_mode():
         assert torch.equal(model.decode(codes, text, [refer], 0.5, noise=noise), expected)
+    official = _tiny(tiny_sovits_config)
+    official.dec.remove_weight_norm()  # the official method folds the decoder's alone
+    assert not any(k.endswith("weight_g") for k in official.dec.state_dict())
+    assert any(k.endswith("weight_g") for k in official.state_dict())

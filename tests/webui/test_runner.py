@@ -130,3 +130,4 @@ def test_chain_runs_steps_in_order_and_stops_at_a_failure(runner: JobRunner, tmp
     st = runner.wait(bad, 60)
     assert st.state == FAILED and "not an audio file" in st.message
     assert "never" not in st.log_tail and "step 3/3" not in st.log_tail
+    assert runner.latest("two") == ok.id and runner.latest("three") == bad and runner.latest("four") is None

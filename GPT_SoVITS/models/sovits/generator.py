@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from GPT_SoVITS.models.sovits.commons import LRELU_SLOPE, remove_weight_norm, weight_norm
+from GPT_SoVITS.models.sovits.commons import LRELU_SLOPE, fold_weight_norms, weight_norm
 from GPT_SoVITS.models.sovits.modules import ResBlock1, ResBlock2
 
 
@@ -61,7 +61,5 @@ class Generator(nn.Module):
         return torch.tanh(x)
 
     def remove_weight_norm(self) -> None:
-        """Fold every weight norm into plain weights (faster inference; state-dict keys change)."""
-        for module in self.modules():
-            if "weight_g" in module._parameters:
-                remove_weight_norm(module)
+        """Fold every weight norm into plain weights (the official method; see ``fold_weight_norms``)."""
+        fold_weight_norms(self)

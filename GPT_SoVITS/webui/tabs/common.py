@@ -126,11 +126,7 @@ def stop_job(ctx: AppContext, job_id: str | None) -> str:
 
 def latest_job(ctx: AppContext, stage_keys: Sequence[str]) -> str | None:
     """The newest job of this panel's stages (what a reloaded page reattaches to)."""
-    name = "+".join(stage_keys)
-    for st in ctx.runner.jobs():
-        if st.stage == name:
-            return st.id
-    return None
+    return ctx.runner.latest("+".join(stage_keys))
 
 
 @dataclass
