@@ -18,10 +18,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.fileio import atomic_output
 
 
-class AudioError(ValueError):
+class AudioError(UserError):
     """An audio file that cannot be used; the message names the file and the reason."""
 
     def __init__(self, path: str | os.PathLike, reason: str) -> None:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import torch
 
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.fileio import atomic_write_bytes
 from GPT_SoVITS.versions import (
     HEADER_TO_VERSION,
@@ -43,7 +44,7 @@ V1_MAX_BYTES = 82978 * 1024
 V2_MAX_BYTES = 700 * 1024 * 1024
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A file that is not a usable checkpoint; the message names the file."""
 
     def __init__(self, path: str | os.PathLike, reason: str) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.fileio import atomic_output
 
 # Language modes of inference requests (official names).
@@ -20,7 +21,7 @@ LANGUAGES = ("zh", "en", "ja", "ko", "yue", "all_zh", "all_ja", "all_ko", "all_y
 LIST_LANGUAGES = {"zh": "zh", "en": "en", "ja": "ja", "jp": "ja", "ko": "ko", "yue": "yue"}
 
 
-class ListFileError(ValueError):
+class ListFileError(UserError):
     """A .list file that cannot be used; the message names the file and the line numbers."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.fileio import atomic_output
 from GPT_SoVITS.listfile import ListEntry, ListLine, clean_text, parse_list, resolve_audio, write_list
 
@@ -28,7 +29,7 @@ _NO_SPACE_LANGS = {"zh", "ja", "yue", "all_zh", "all_ja", "all_yue"}
 _MAX_HISTORY = 200  # undo steps kept per document
 
 
-class EditorError(ValueError):
+class EditorError(UserError):
     """An operation that cannot be done; the message is shown to the user as is."""
 
 

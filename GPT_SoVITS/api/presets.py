@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.inference.request import RequestError, TTSRequest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -22,7 +23,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 NOT_KNOBS = {"text", "ref_audio_path", "aux_ref_audio_paths", "prompt_text", "prompt_lang"}
 
 
-class PresetError(ValueError):
+class PresetError(UserError):
     """Unknown preset, bad name or bad content; ``field`` is what the API reports."""
 
     def __init__(self, field_name: str, reason: str) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from GPT_SoVITS.api.presets import PresetStore
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.inference.request import RequestError
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class QueueFull(RuntimeError):
     """The request queue is full (HTTP 429)."""
 
 
-class PathNotAllowed(ValueError):
+class PathNotAllowed(UserError):
     """A path outside the configured roots (HTTP 400)."""
 
     def __init__(self, field_name: str, path: str) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from GPT_SoVITS import paths
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.fileio import atomic_output
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 SEMANTIC_HEADER = "item_name\tsemantic_audio"
 
 
-class ExperimentError(ValueError):
+class ExperimentError(UserError):
     """An experiment file is malformed or the experiment is inconsistent; the message names file and line."""
 
 

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import torch
 
+from GPT_SoVITS.errors import UserError
 
-class BertError(ValueError):
+
+class BertError(UserError):
     """The model folder or the text/word2ph pair cannot be used (the message says which)."""
 
 

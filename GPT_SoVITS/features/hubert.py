@@ -13,13 +13,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from GPT_SoVITS.errors import UserError
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000  # Hz, the only rate the model was trained on
 HOP_SAMPLES = 320  # input samples per output frame (conv strides 5*2*2*2*2*2*2): 50 frames per second
 
 
-class HubertError(ValueError):
+class HubertError(UserError):
     """The HuBERT folder cannot be loaded; the message names the folder."""
 
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from GPT_SoVITS.errors import UserError
+
 # Language codes of the official TTS_Config (v1 models know fewer languages).
 V2_LANGUAGES = ("auto", "auto_yue", "en", "zh", "ja", "yue", "ko", "all_zh", "all_ja", "all_yue", "all_ko")
 V1_LANGUAGES = ("auto", "en", "zh", "ja", "all_zh", "all_ja")
@@ -20,7 +22,7 @@ MEDIA_TYPES = ("wav", "raw", "ogg", "aac")
 MAX_TEXT_CHARS = 20000  # a guard against accidental megabyte bodies; ~1 hour of speech
 
 
-class RequestError(ValueError):
+class RequestError(UserError):
     """A request field is missing or out of range; ``field`` names it (HTTP 400 in the API)."""
 
     def __init__(self, field_name: str, reason: str) -> None:

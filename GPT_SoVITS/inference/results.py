@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from GPT_SoVITS.errors import UserError
 
-class EngineError(ValueError):
+
+class EngineError(UserError):
     """A request the loaded models cannot serve (unsupported language for this model version, v3/v4
     weights, missing BERT/HuBERT folder...); the message says which and why."""
 

@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.text import langsplit
 from GPT_SoVITS.text.langsplit import LanguageError
 from GPT_SoVITS.text.overrides import Override, Token, apply_user_dict, parse_overrides
@@ -36,7 +37,7 @@ MAX_TEXT_CHARS = 100_000  # longer input is refused (cut it into segments first)
 BERT_DIM = 1024
 
 
-class FrontendError(ValueError):
+class FrontendError(UserError):
     """Input the frontend cannot turn into phonemes (the message says which part and why)."""
 
 

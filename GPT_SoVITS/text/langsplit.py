@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from GPT_SoVITS.errors import UserError
+
 LANGUAGES: tuple[str, ...] = ("zh", "en", "ja", "ko", "yue")
 MODES: tuple[str, ...] = (
     "all_zh",
@@ -27,7 +29,7 @@ MODES: tuple[str, ...] = (
 )
 
 
-class LanguageError(ValueError):
+class LanguageError(UserError):
     """An unknown language or mode code."""
 
 

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from GPT_SoVITS.errors import UserError
+
 log = logging.getLogger(__name__)
 
 _INLINE = re.compile(r"\{([^{}|\n]+)\|([^{}|\n]+)\}")
@@ -31,7 +33,7 @@ class Override:
 Token = str | Override
 
 
-class UserDictError(ValueError):
+class UserDictError(UserError):
     """A malformed user dictionary line (the message names the file and line)."""
 
 

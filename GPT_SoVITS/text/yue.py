@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.text import zh_normalize
 from GPT_SoVITS.text.symbols import BASE_MARK_MAP, PUNCTUATION
 
@@ -42,7 +43,7 @@ _PUNCT_PATTERN = re.compile("|".join(re.escape(p) for p in _PUNCT_MAP))
 _NOT_HAN_OR_MARK = re.compile(r"[^\u4e00-\u9fa5" + re.escape("".join(PUNCTUATION)) + r"]+")
 
 
-class JyutpingError(ValueError):
+class JyutpingError(UserError):
     """A jyutping syllable that cannot be split (e.g. a bad override like ``{行|hong}``)."""
 
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.text import zh_sandhi
 from GPT_SoVITS.text.symbols import PUNCTUATION
 
@@ -53,7 +54,7 @@ _ODD_SYLLABLES = {
 }
 
 
-class PinyinError(ValueError):
+class PinyinError(UserError):
     """A pinyin syllable the symbol table cannot express (e.g. a bad override like ``{行|hangx}``)."""
 
 

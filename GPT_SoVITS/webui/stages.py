@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from GPT_SoVITS import paths
+from GPT_SoVITS.errors import UserError
 
 LIST_LANGS = ("zh", "en", "ja", "ko", "yue", "auto")
 DEVICES = ("auto", "cpu", "cuda")
@@ -23,7 +24,7 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 VERSIONS = ("v1", "v2", "v2Pro", "v2ProPlus")  # what the formatting and training stages support
 
 
-class StageInputError(ValueError):
+class StageInputError(UserError):
     """A UI value that the stage cannot take; ``field`` is the value key."""
 
     def __init__(self, field: str, message: str) -> None:
