@@ -12,9 +12,13 @@ import os
 import secrets
 import signal
 import sys
+import time
 from pathlib import Path
 
 LANGS = ("zh_CN", "en_US", "ja_JP", "auto")
+# How long the launcher waits for its own server to answer before it gives up. Gradio's own self-check
+# gives up after ~15 s, which a busy 2-core machine (load ~10) exceeds while the first page is built.
+SELF_CHECK_DEADLINE_S = 180.0
 
 
 class AuthError(ValueError):
@@ -67,6 +71,47 @@ def resolve_auth(auth_spec: str | None, share: bool) -> tuple[list[tuple[str, st
     return auth, ""
 
 
+def wait_until_answering(url: str, deadline_s: float = SELF_CHECK_DEADLINE_S) -> bool:
+    """True once ``url`` answers HTTP (any status below 500), polling until ``deadline_s`` has passed."""
+    import httpx
+
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            if httpx.head(url, timeout=10.0, verify=False).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.5)
+
+
+def patient_self_check() -> None:
+    """Replace Gradio's launch self-check (a few 3-s tries) with one that waits up to the deadline.
+
+    Gradio checks that its local URL answers right after starting the server and, when it does not,
+    refuses to start without a share link ("When localhost is not accessible..."). On a busy machine the
+    first answer simply takes longer; waiting is the right response, failing is not.
+    """
+    import gradio.networking
+
+    gradio.networking.url_ok = wait_until_answering
+
+
+def launch_failure(error: Exception, host: str, port: int) -> str:
+    """The one-line reason shown when the server cannot start."""
+    text = str(error)
+    if "localhost is not accessible" in text:
+        return (
+            f"the WebUI server on http://{host}:{port} did not answer within {SELF_CHECK_DEADLINE_S:.0f} s "
+            "(the machine is too busy, or a proxy intercepts local addresses: set NO_PROXY=127.0.0.1)"
+        )
+    if isinstance(error, OSError):
+        return f"cannot serve on {host}:{port}: {text} (is another program using the port? try --port)"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -86,17 +131,22 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = build_app(args.lang, args.root, label_tab=None if args.no_label else build_label_tab)
     root = demo.ctx.root
-    demo.queue(default_concurrency_limit=8).launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=args.share,
-        auth=auth,
-        css=CSS,
-        head=HEAD,
-        allowed_paths=[str(root)],
-        footer_links=[],
-        show_error=True,
-    )
+    patient_self_check()
+    try:
+        demo.queue(default_concurrency_limit=8).launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=args.share,
+            auth=auth,
+            css=CSS,
+            head=HEAD,
+            allowed_paths=[str(root)],
+            footer_links=[],
+            show_error=True,
+        )
+    except (OSError, ValueError) as e:
+        print(f"error: {launch_failure(e, args.host, args.port)}", file=sys.stderr)
+        return 2
     return 0
 
 
