@@ -39,10 +39,12 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """The random generators' state (dropout masks, slices), stored in training checkpoints."""
+    """The random generators' state (dropout masks, slices), stored in training checkpoints as plain data
+    and tensors only, so that resuming loads them with ``weights_only=True`` (no unpickling)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -57,7 +59,8 @@ def restore_rng(state: dict[str, Any] | None, rank: int, seed: int, step: int) -
         seed_everything(seed + rank + 1000 * step)
         return
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -208,7 +211,7 @@ class CheckpointDir:
         for step in reversed(self.complete_steps()):
             try:
                 states = {
-                    k: torch.load(self.path(k, step), map_location="cpu", weights_only=False)
+                    k: torch.load(self.path(k, step), map_location="cpu", weights_only=True)
                     for k in self.keys
                 }
             except Exception as e:  # a damaged file: fall back to the previous step
