@@ -14,6 +14,9 @@ if [ "${1:-}" = "--dev" ]; then
   command -v sox >/dev/null || need+=(sox libsox-fmt-all)
   command -v ffmpeg >/dev/null || need+=(ffmpeg)
   command -v chromium >/dev/null || need+=(chromium)
+  # a CJK font, so that browser screenshots of Chinese/Japanese text are readable (not boxes)
+  if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then need+=(fonts-wqy-zenhei); fi
+  command -v fc-list >/dev/null || need+=(fontconfig fonts-wqy-zenhei)
   if [ ${#need[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
     echo "installing system packages: ${need[*]}"
