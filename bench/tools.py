@@ -70,15 +70,15 @@ def bench_stages(src: Path, out: Path, args: argparse.Namespace) -> list[tuple[s
     cfg = slice.SliceConfig()
     rows.append(("slice", _timed(lambda: slice.slice_file(src, out, cfg)), "webui defaults, max 15 s"))
     names = OutputNames(out, [src])
-    ln_args = loudnorm.parse_args(io)
+    ln_args = loudnorm.build_parser().parse_args(io)
     rows.append(("loudnorm", _timed(lambda: loudnorm.process_file(src, names, ln_args)), "-16 LUFS, -1 dBTP"))
-    dn_args = denoise.parse_args([*io, "--method", "spectral"])
+    dn_args = denoise.build_parser().parse_args([*io, "--method", "spectral"])
     rows.append(
         ("denoise", _timed(lambda: denoise.process_file(src, names, dn_args, None)), "spectral gating")
     )
     from silero_vad import load_silero_vad
 
-    vad_args = vad.parse_args(io)
+    vad_args = vad.build_parser().parse_args(io)
     model = load_silero_vad()
     rows.append(
         ("vad", _timed(lambda: vad.process_file(src, names, vad_args, model, {})), "silero, split > 300 s")

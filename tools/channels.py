@@ -16,14 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from GPT_SoVITS.audio import load_audio_with_rate, save_wav
+from GPT_SoVITS.stage import stage_main
 from tools.common import (
     OutputNames,
-    add_io_args,
     add_subtype_arg,
     find_inputs,
+    output_progress,
     prepare_output,
     run_files,
-    stage_main,
+    tool_parser,
 )
 
 MODES = ("downmix", "split")
@@ -48,12 +49,11 @@ def process_file(path: Path, names: OutputNames, mode: str, subtype: str) -> dic
     return {"channels": channels, "outputs": outs}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.channels", description=__doc__.splitlines()[0])
-    add_io_args(p)
+def build_parser() -> argparse.ArgumentParser:
+    p = tool_parser("tools.channels", __doc__)
     p.add_argument("--mode", choices=MODES, default="downmix", help="downmix to mono, or split channels")
     add_subtype_arg(p)
-    return p.parse_args(argv)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(run, parse_args(argv))
+    return stage_main(argv, build_parser(), run, progress=output_progress)
 
 
 if __name__ == "__main__":

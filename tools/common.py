@@ -1,15 +1,16 @@
 """What every data-prep stage shares: input discovery, output naming, the per-file loop with progress.
 
 A stage reads a file or a folder and writes into an output folder that is not the input folder. Each
-input file is processed on its own: a bad file is reported (stderr line and a ``skip`` progress event
-naming it and the reason) and skipped, the rest go on, and the stage exits 1 if anything was skipped.
-Problems with the arguments themselves (missing input, empty folder, missing model) exit 2.
+input file is processed on its own: a file that cannot be used (``GPT_SoVITS.stage.ITEM_ERRORS``: bad
+audio, an unreadable file) is reported (stderr line and a ``skip`` progress event naming it and the
+reason) and skipped, the rest go on, and the stage exits 1 if anything was skipped; any other exception
+is a bug and stops the stage. Problems with the arguments themselves (missing input, empty folder,
+missing model) are :class:`~GPT_SoVITS.stage.StageError`: exit 2 (``GPT_SoVITS.stage.stage_main``).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -17,12 +18,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import soundfile as sf
-
 from GPT_SoVITS.audio import AudioError
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.progress import ProgressLog
-
-log = logging.getLogger(__name__)
+from GPT_SoVITS.stage import ITEM_ERRORS, StageError, stage_parser
 
 # Extensions a stage picks up from an input folder; other files there (notes, lists) are ignored.
 AUDIO_EXTENSIONS = frozenset(
@@ -44,25 +43,9 @@ AUDIO_EXTENSIONS = frozenset(
 )
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
-# Errors that mean "this one file cannot be processed" (decoding, I/O, numerics); anything else is a bug.
-FILE_ERRORS: tuple[type[BaseException], ...] = (
-    AudioError,
-    ValueError,
-    OSError,
-    RuntimeError,
-    sf.LibsndfileError,
-)
 
-
-class StageError(Exception):
-    """A problem with the stage's arguments (not with one file): the CLI prints it and exits 2.
-
-    ``record=False`` where writing a progress file into the output folder would be wrong (it is the input).
-    """
-
-    def __init__(self, message: str, record: bool = True) -> None:
-        super().__init__(message)
-        self.record = record
+class ItemError(UserError):
+    """One input file cannot be processed (its name, its content); the stage reports it and goes on."""
 
 
 @dataclass
@@ -116,8 +99,23 @@ class OutputNames:
     def path(self, inp: Path, suffix: str = ".wav") -> Path:
         out = self.folder / f"{self.base(inp)}{suffix}"
         if out.resolve() == inp.resolve():
-            raise ValueError(f"output would overwrite the input {inp}")
+            raise ItemError(f"output would overwrite the input {inp}", field=str(inp))
         return out
+
+
+def tool_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """A data-prep stage's parser: the shared convention plus ``--input``/``--output``."""
+    parser = stage_parser(module, doc)
+    add_io_args(parser)
+    return parser
+
+
+def output_progress(args: argparse.Namespace) -> ProgressLog | None:
+    """The output folder's progress log, where that folder can exist (for the failure's ``end`` event)."""
+    output = getattr(args, "output", None)
+    if output is None or (output.exists() and not output.is_dir()):
+        return None
+    return ProgressLog(output)
 
 
 def add_io_args(parser: argparse.ArgumentParser) -> None:
@@ -138,7 +136,9 @@ def _guarded(process: Callable[[Path], dict | None], path: Path) -> tuple[bool, 
     """(True, item fields) or (False, reason); runs in worker processes too, so errors travel as text."""
     try:
         return True, process(path) or {}
-    except FILE_ERRORS as e:
+    except StageError:
+        raise
+    except ITEM_ERRORS as e:
         return False, _reason(path, e)
 
 
@@ -166,7 +166,7 @@ def run_files(
 ) -> int:
     """Run ``process`` on every input file with progress events; 0 if all succeeded, 1 if any was skipped.
 
-    ``process`` returns optional fields for the ``item`` event and raises one of FILE_ERRORS for a bad
+    ``process`` returns optional fields for the ``item`` event and raises one of ITEM_ERRORS for a bad
     file. With ``workers > 1`` files are processed in that many processes (``process`` must pickle).
     ``finish`` runs after the last file and before the ``end`` event (to write a summary file); its text
     is added to the end message.
@@ -201,25 +201,3 @@ def _reason(path: Path, error: BaseException) -> str:
     text = str(error) or type(error).__name__
     prefix = f"{path}: "
     return text[len(prefix) :] if text.startswith(prefix) else text
-
-
-def stage_main(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """Call a stage's ``run(args)``; argument problems print one line and exit 2."""
-    try:
-        return run(args)
-    except StageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        if e.record:
-            _record_failure(getattr(args, "output", None), str(e))
-        return 2
-
-
-def _record_failure(output: Path | None, message: str) -> None:
-    """Leave an ``end`` event for whoever tails the progress file, where the output folder can exist."""
-    if output is None or (output.exists() and not output.is_dir()):
-        return
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-        ProgressLog(output).write("end", ok=False, message=message)
-    except OSError as e:
-        log.warning("could not write progress to %s: %s", output, e)

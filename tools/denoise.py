@@ -20,15 +20,15 @@ import numpy as np
 
 from GPT_SoVITS.audio import load_audio, load_audio_with_rate, save_wav
 from GPT_SoVITS.paths import PRETRAINED_DIR
+from GPT_SoVITS.stage import StageError, stage_main
 from tools.common import (
     OutputNames,
-    StageError,
-    add_io_args,
     add_subtype_arg,
     find_inputs,
+    output_progress,
     prepare_output,
     run_files,
-    stage_main,
+    tool_parser,
 )
 
 DEFAULT_MODEL = PRETRAINED_DIR / "speech_frcrn_ans_cirm_16k"
@@ -79,9 +79,8 @@ def process_file(
     return {"method": "spectral"}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.denoise", description=__doc__.splitlines()[0])
-    add_io_args(p)
+def build_parser() -> argparse.ArgumentParser:
+    p = tool_parser("tools.denoise", __doc__)
     p.add_argument(
         "--method",
         choices=("auto", "spectral", "modelscope"),
@@ -96,7 +95,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--stationary", action="store_true", help="spectral: assume steady noise (hiss, hum)")
     add_subtype_arg(p)
-    return p.parse_args(argv)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(run, parse_args(argv))
+    return stage_main(argv, build_parser(), run, progress=output_progress)
 
 
 if __name__ == "__main__":

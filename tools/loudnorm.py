@@ -20,15 +20,16 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import resample_poly
 
 from GPT_SoVITS.audio import load_audio_with_rate, save_wav
+from GPT_SoVITS.stage import StageError, stage_main
 from tools.common import (
+    ItemError,
     OutputNames,
-    StageError,
-    add_io_args,
     add_subtype_arg,
     find_inputs,
+    output_progress,
     prepare_output,
     run_files,
-    stage_main,
+    tool_parser,
 )
 
 LOOKAHEAD_S = 0.005  # the limiter reaches full reduction this long before a peak
@@ -45,11 +46,11 @@ def true_peak(wav: np.ndarray) -> float:
 
 
 def loudness(wav: np.ndarray, sr: int) -> float:
-    """Integrated loudness in LUFS of wav [C, T]; ValueError for clips shorter than one 400 ms block."""
+    """Integrated loudness in LUFS of wav [C, T]; ItemError for clips shorter than one 400 ms block."""
     import pyloudnorm
 
     if wav.shape[-1] < int(0.4 * sr) + 1:
-        raise ValueError(f"too short to measure loudness ({wav.shape[-1] / sr:.2f} s < 0.4 s)")
+        raise ItemError(f"too short to measure loudness ({wav.shape[-1] / sr:.2f} s < 0.4 s)")
     return float(pyloudnorm.Meter(sr).integrated_loudness(wav.T.astype(np.float64)))
 
 
@@ -67,7 +68,7 @@ def normalize_lufs(wav: np.ndarray, sr: int, target: float, ceiling_db: float) -
     """Gain to ``target`` LUFS with the true peak under ``ceiling_db``; returns (audio, input LUFS)."""
     before = loudness(wav, sr)
     if not np.isfinite(before):
-        raise ValueError("silent: loudness is -inf, nothing to normalise")
+        raise ItemError("silent: loudness is -inf, nothing to normalise")
     out = wav
     gain_db = target - before
     for _ in range(3):  # limiting lowers loudness a little: correct the gain and limit again
@@ -90,7 +91,7 @@ def process_file(path: Path, names: OutputNames, args: argparse.Namespace) -> di
     if args.mode == "peak":
         peak = float(np.abs(wav).max())
         if peak == 0.0:
-            raise ValueError("silent: all samples are zero")
+            raise ItemError("silent: all samples are zero")
         out, before = wav * np.float32(db_to_gain(args.peak) / peak), None
     else:
         out, before = normalize_lufs(wav, sr, args.target, args.true_peak)
@@ -103,15 +104,14 @@ def process_file(path: Path, names: OutputNames, args: argparse.Namespace) -> di
     }
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.loudnorm", description=__doc__.splitlines()[0])
-    add_io_args(p)
+def build_parser() -> argparse.ArgumentParser:
+    p = tool_parser("tools.loudnorm", __doc__)
     p.add_argument("--mode", choices=("lufs", "peak"), default="lufs", help="loudness target or peak level")
     p.add_argument("--target", type=float, default=-16.0, help="LUFS target in lufs mode (-16)")
     p.add_argument("--true-peak", type=float, default=-1.0, help="dBTP ceiling in lufs mode (-1)")
     p.add_argument("--peak", type=float, default=-6.0, help="dBFS of the largest sample in peak mode (-6)")
     add_subtype_arg(p)
-    return p.parse_args(argv)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(run, parse_args(argv))
+    return stage_main(argv, build_parser(), run, progress=output_progress)
 
 
 if __name__ == "__main__":

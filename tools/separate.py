@@ -25,15 +25,15 @@ import soundfile as sf
 
 from GPT_SoVITS.audio import load_audio
 from GPT_SoVITS.paths import PRETRAINED_DIR
+from GPT_SoVITS.stage import StageError, add_device_args, stage_main
 from tools.common import (
     OutputNames,
-    StageError,
-    add_io_args,
     add_subtype_arg,
     find_inputs,
+    output_progress,
     prepare_output,
     run_files,
-    stage_main,
+    tool_parser,
 )
 
 DEFAULT_MODEL = PRETRAINED_DIR / "demucs"
@@ -142,9 +142,8 @@ def separate_file(path: Path, names: OutputNames, sep: Separator, fmt: str, subt
     return {"outputs": [p.name for p in final.values()], "seconds": round(wav.shape[-1] / sep.sr, 3)}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.separate", description=__doc__.splitlines()[0])
-    add_io_args(p)
+def build_parser() -> argparse.ArgumentParser:
+    p = tool_parser("tools.separate", __doc__)
     p.add_argument(
         "--model", type=Path, default=DEFAULT_MODEL, help=f"demucs .th file or folder ({DEFAULT_MODEL})"
     )
@@ -153,12 +152,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--two-stems", default="vocals", help="source written as vocal_*, the rest as instrument_*"
     )
     p.add_argument("--format", choices=FORMATS, default="wav", help="output format (wav)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (auto)")
+    add_device_args(p, precision=None)
     p.add_argument("--block", type=float, default=60.0, help="s of audio separated at a time (60)")
     p.add_argument("--block-overlap", type=float, default=1.0, help="s of cross-fade between blocks (1)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch default)")
     add_subtype_arg(p)
-    return p.parse_args(argv)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,10 +169,7 @@ def run(args: argparse.Namespace) -> int:
         raise StageError("--block must be > 0 and --block-overlap >= 0")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    try:
-        device = str(resolve_device(args.device))
-    except ValueError as e:
-        raise StageError(str(e)) from e
+    device = str(resolve_device(args.device))
     inputs = find_inputs(args.input)
     output = prepare_output(args.output, inputs)
     sep = Separator(
@@ -187,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(run, parse_args(argv))
+    return stage_main(argv, build_parser(), run, progress=output_progress)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ from GPT_SoVITS.slicer import (
     split_long_chunks,
     to_int16,
 )
-from tools.common import StageError, add_io_args, find_inputs, prepare_output, run_files, stage_main
+from GPT_SoVITS.stage import StageError, stage_main
+from tools.common import find_inputs, output_progress, prepare_output, run_files, tool_parser
 
 SAMPLE_RATE = 32000  # the official slicer always works at 32 kHz
 
@@ -85,10 +86,9 @@ def slice_file(path: Path, output: Path, cfg: SliceConfig) -> dict:
     return {"chunks": report, "seconds": round(wav.shape[0] / SAMPLE_RATE, 3)}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     d = WEBUI_DEFAULTS
-    p = argparse.ArgumentParser(prog="python -m tools.slice", description=__doc__.splitlines()[0])
-    add_io_args(p)
+    p = tool_parser("tools.slice", __doc__)
     p.add_argument("--threshold", type=float, default=d.threshold, help="dB; quieter frames may be cut (-34)")
     p.add_argument(
         "--min-length", type=int, default=d.min_length, help="ms; shortest chunk before a cut (4000)"
@@ -112,7 +112,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--dry-run", action="store_true", help="print the chunks and their lengths; write no audio"
     )
-    return p.parse_args(argv)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(run, parse_args(argv))
+    return stage_main(argv, build_parser(), run, progress=output_progress)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from GPT_SoVITS.audio import load_audio_with_rate, resample, save_wav
+from GPT_SoVITS.stage import StageError, stage_main
 from tools.common import (
     OutputNames,
-    StageError,
-    add_io_args,
     add_subtype_arg,
     find_inputs,
+    output_progress,
     prepare_output,
     run_files,
-    stage_main,
+    tool_parser,
 )
 
 VAD_SR = 16000  # silero runs at 16 kHz
@@ -99,9 +99,8 @@ def process_file(
     return {"speech_segments": len(speech), "pieces": len(pieces)}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.vad", description=__doc__.splitlines()[0])
-    add_io_args(p)
+def build_parser() -> argparse.ArgumentParser:
+    p = tool_parser("tools.vad", __doc__)
     p.add_argument("--split-over", type=float, default=300.0, help="s; split files longer than this (300)")
     p.add_argument("--max-piece", type=float, default=300.0, help="s; longest piece after splitting (300)")
     p.add_argument("--threshold", type=float, default=0.5, help="speech probability threshold, 0..1 (0.5)")
@@ -109,7 +108,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-silence-ms", type=int, default=300, help="ms; shorter pauses are not pauses (300)")
     p.add_argument("--speech-pad-ms", type=int, default=30, help="ms added around each speech segment (30)")
     add_subtype_arg(p)
-    return p.parse_args(argv)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(run, parse_args(argv))
+    return stage_main(argv, build_parser(), run, progress=output_progress)
 
 
 if __name__ == "__main__":

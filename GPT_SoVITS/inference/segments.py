@@ -90,20 +90,6 @@ def split_text(text: str, method: str, lang: str) -> list[str]:
     return pieces
 
 
-def text_to_segments(text: str, lang: str, method: str, frontend: Frontend) -> list[Phonemes]:
-    """Cut, then run the frontend per piece; pieces without phonemes (punctuation only) are dropped."""
-    segments = []
-    pieces = split_text(text, method, lang)
-    for piece, ph in zip(pieces, frontend.many(pieces, lang), strict=True):
-        if len(ph) == 0:
-            log.info("segment %r has no phonemes; skipped", piece)
-            continue
-        segments.append(ph)
-    if not segments:
-        raise RequestError("text", "no speakable text (the frontend found no phonemes)")
-    return segments
-
-
 def make_batches(
     lengths: Sequence[int], batch_size: int, threshold: float, split_bucket: bool
 ) -> list[list[int]]:

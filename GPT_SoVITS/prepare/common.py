@@ -1,25 +1,25 @@
-"""Shared pieces of the three formatting stages: common flags, ``--part i/n``, part-file merging, report."""
+"""Shared pieces of the three formatting stages: common flags, ``--part i/n``, part-file merging, report.
+
+Each stage's ``process(args, progress)`` returns its summary line and whether every item went through;
+:func:`prepare_main` runs it under ``GPT_SoVITS.stage.stage_main`` (bad input: one line, exit 2) and
+exits 1 when items were dropped for their own errors (named in ``dropped.tsv`` and the progress file).
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import logging
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from GPT_SoVITS.data.experiment import Experiment, ExperimentError
+from GPT_SoVITS.data.experiment import Experiment
 from GPT_SoVITS.data.validate import ValidationReport, check_experiment
-from GPT_SoVITS.devices import resolve_device, resolve_dtype
-from GPT_SoVITS.listfile import ListEntry, ListFileError, read_entries
+from GPT_SoVITS.listfile import ListEntry, read_entries
 from GPT_SoVITS.progress import ProgressLog
+from GPT_SoVITS.stage import add_device_args, stage_main, stage_parser
 
 log = logging.getLogger(__name__)
-
-
-class StageError(Exception):
-    """A stage cannot run; main() prints the message on one line and exits 2."""
 
 
 def parse_part(spec: str) -> tuple[int, int]:
@@ -34,39 +34,33 @@ def parse_part(spec: str) -> tuple[int, int]:
     return i, n
 
 
+def prepare_parser(module: str, doc: str | None, list_required: bool = True) -> argparse.ArgumentParser:
+    """The shared convention plus the flags every formatting stage takes."""
+    p = stage_parser(module, doc)
+    add_common_args(p, list_required)
+    return p
+
+
 def add_common_args(p: argparse.ArgumentParser, list_required: bool = True) -> None:
     p.add_argument("--exp", type=Path, required=True, help="experiment folder (logs/<exp>)")
     p.add_argument("--list", type=Path, required=list_required, help=".list file: path|speaker|lang|text")
     p.add_argument("--audio-root", type=Path, default=None, help="folder that relative .list paths are under")
     p.add_argument("--part", type=parse_part, default=(0, 1), help="this process's share i/n (default 0/1)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="model precision")
+    add_device_args(p)
     p.add_argument(
         "--version", default="v2", choices=["v1", "v2", "v2Pro", "v2ProPlus"], help="model version"
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
 def load_entries(list_path: Path | None, audio_root: Path | None) -> list[ListEntry] | None:
     if list_path is None:
         return None
-    try:
-        return read_entries(list_path, check_audio=True, audio_root=audio_root)
-    except ListFileError as e:
-        raise StageError(str(e)) from e
+    return read_entries(list_path, check_audio=True, audio_root=audio_root)  # ListFileError names the line
 
 
 def audio_path(entry: ListEntry, list_path: Path, audio_root: Path | None) -> Path:
     p = Path(entry.path)
     return p if p.is_absolute() else (audio_root or list_path.parent) / p
-
-
-def resolve(args: argparse.Namespace):  # -> tuple[torch.device, torch.dtype]
-    try:
-        device = resolve_device(args.device)
-        return device, resolve_dtype(args.precision, device)
-    except ValueError as e:
-        raise StageError(str(e)) from e
 
 
 @contextlib.contextmanager
@@ -97,46 +91,25 @@ def merge_parts(
         return True
 
 
-def run_stage(name: str, exp: Experiment, body: Callable[[ProgressLog], str]) -> int:
-    """Run ``body`` with start/end progress events; StageError -> one line on stderr, exit 2."""
-    progress = ProgressLog(exp.root)
-    try:
-        message = body(progress)
-    except StageError as e:
-        progress.write("end", stage=name, ok=False, message=str(e))
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    progress.write("end", stage=name, ok=True, message=message)
-    print(message)
-    return 0
-
-
-def stage_main(
+def prepare_main(
     name: str,
     parser: argparse.ArgumentParser,
-    process: Callable[[argparse.Namespace, ProgressLog], str],
+    process: Callable[[argparse.Namespace, ProgressLog], tuple[str, bool]],
     argv: list[str] | None,
 ) -> int:
-    """A formatting stage's ``main``: parse, set up logging, run ``process`` (experiment errors end it)."""
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
+    """A formatting stage's ``main``: parse, run ``process`` with start/end events in the experiment."""
 
-    def body(progress: ProgressLog) -> str:
-        try:
-            return process(args, progress)
-        except ExperimentError as e:
-            raise StageError(str(e)) from e
+    def run(args: argparse.Namespace) -> int:
+        progress = ProgressLog(Experiment(args.exp).root)
+        message, ok = process(args, progress)
+        progress.write("end", stage=name, ok=ok, message=message)
+        print(message)
+        return 0 if ok else 1
 
-    return run_stage(name, Experiment(args.exp), body)
+    return stage_main(argv, parser, run, name, progress=lambda args: ProgressLog(Experiment(args.exp).root))
 
 
 def final_report(exp: Experiment, stage: str, entries: Sequence[ListEntry] | None) -> ValidationReport:
     report = check_experiment(exp, stage, entries)
     print(report.summary())
     return report
-
-
-def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )

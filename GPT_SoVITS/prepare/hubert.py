@@ -5,7 +5,9 @@
 As the official 2-get-hubert-wav32k.py: clips whose peak exceeds 2.2 (after decoding to float at 32 kHz)
 are dropped; the rest are mixed half peak-normalised (to 0.95) and half as they are, written as 16-bit wav,
 and the same mix at the official 1145.14 scale, resampled to 16 kHz, goes straight into HuBERT. Dropped
-clips are recorded in dropped.tsv and listed in the report. Resumable: a clip with both files is skipped.
+clips are recorded in dropped.tsv and listed in the report; a clip dropped because it cannot be read
+(rather than by the official filters) makes the stage exit 1 at the end. Resumable: a clip with both
+files is skipped.
 """
 
 from __future__ import annotations
@@ -22,16 +24,9 @@ from GPT_SoVITS import paths
 from GPT_SoVITS.audio import AudioError, load_audio, resample
 from GPT_SoVITS.data.experiment import Experiment, item_name
 from GPT_SoVITS.fileio import atomic_output
-from GPT_SoVITS.prepare.common import (
-    StageError,
-    add_common_args,
-    audio_path,
-    final_report,
-    load_entries,
-    resolve,
-    stage_main,
-)
+from GPT_SoVITS.prepare.common import audio_path, final_report, load_entries, prepare_main, prepare_parser
 from GPT_SoVITS.progress import ProgressLog
+from GPT_SoVITS.stage import StageError, resolve_device_args
 from GPT_SoVITS.train.common import atomic_torch_save
 
 log = logging.getLogger(__name__)
@@ -42,6 +37,7 @@ ALPHA = 0.5  # share of the normalised signal in the mix
 WAV_SCALE = 32768.0  # int16 full scale of the written wav
 SSL_SCALE = 1145.14  # official amplitude of the HuBERT input (the model is fed unnormalised)
 SR = 32000
+UNREADABLE = "unreadable audio"  # the drop reason that is an error of the input, not an official filter
 
 
 def normalise(wav: np.ndarray, scale: float) -> np.ndarray:
@@ -61,7 +57,7 @@ def process_clip(src: Path, name: str, exp: Experiment, extractor, dtype: torch.
     try:
         wav = load_audio(src, SR)
     except AudioError as e:
-        return f"unreadable audio: {e}"
+        return f"{UNREADABLE}: {e}"
     peak = float(np.abs(wav).max()) if wav.size else 0.0
     if peak > MAX_PEAK:
         return f"peak {peak:.2f} > {MAX_PEAK}"
@@ -81,63 +77,65 @@ def process_clip(src: Path, name: str, exp: Experiment, extractor, dtype: torch.
     return None
 
 
-def process(args: argparse.Namespace, progress: ProgressLog) -> str:
+def _done(exp: Experiment, name: str) -> bool:
+    return exp.hubert_path(name).is_file() and exp.wav_path(name).is_file()
+
+
+def _extractor(args: argparse.Namespace, device: torch.device, dtype: torch.dtype):
+    if not args.hubert.is_dir():
+        raise StageError(f"--hubert {args.hubert}: folder not found", field="--hubert")
+    from GPT_SoVITS.features.hubert import HubertError, HubertFeatureExtractor
+
+    try:
+        return HubertFeatureExtractor(args.hubert, device=device, dtype=dtype)
+    except HubertError as e:
+        raise StageError(str(e), field="--hubert") from e
+
+
+def process(args: argparse.Namespace, progress: ProgressLog) -> tuple[str, bool]:
     exp = Experiment(args.exp)
     entries = load_entries(args.list, args.audio_root)
     assert entries is not None
     i, n = args.part
     mine = entries[i::n]
-    device, dtype = resolve(args)
+    device, dtype = resolve_device_args(args)
     exp.hubert_dir.mkdir(parents=True, exist_ok=True)
     exp.wav_dir.mkdir(parents=True, exist_ok=True)
-    todo = [
-        e
-        for e in mine
-        if not (exp.hubert_path(item_name(e.path)).is_file() and exp.wav_path(item_name(e.path)).is_file())
-    ]
+    todo = [e for e in mine if not _done(exp, item_name(e.path))]
     progress.write("start", stage=STAGE, total=len(mine), part=f"{i}/{n}", todo=len(todo))
+    extractor = _extractor(args, device, dtype) if todo else None
     dropped: list[str] = []
-    if todo:
-        if not args.hubert.is_dir():
-            raise StageError(f"--hubert {args.hubert}: folder not found")
-        from GPT_SoVITS.features.hubert import HubertFeatureExtractor
-
-        try:
-            extractor = HubertFeatureExtractor(args.hubert, device=device, dtype=dtype)
-        except ValueError as e:
-            raise StageError(str(e)) from e
+    errors = 0  # drops for unreadable audio (the official filters' drops are not errors)
     already = len(mine) - len(todo)
     for k, entry in enumerate(todo, start=already + 1):
         name = item_name(entry.path)
         reason = process_clip(audio_path(entry, args.list, args.audio_root), name, exp, extractor, dtype)
         if reason is not None:
             dropped.append(f"{name} ({reason})")
+            errors += reason.startswith(UNREADABLE)
             print(f"{name}: dropped: {reason}")
             exp.add_dropped(name, "hubert", reason)
             progress.write("skip", name=name, reason=reason)
             continue
         progress.write("item", done=k, total=len(mine), name=name)
     report = final_report(exp, "hubert", mine)
+    if report.usable == 0:
+        raise StageError(f"{STAGE}: no clip could be processed ({'; '.join(dropped[:5])})")
     summary = (
         f"{STAGE}: part {i}/{n}: {len(todo) - len(dropped)} clip(s) processed, {already} already done, "
         f"{len(dropped)} dropped; {paths.HUBERT_DIR} has {report.counts.get('hubert', 0)} item(s)"
     )
-    if report.usable == 0:
-        raise StageError(f"{STAGE}: no clip could be processed ({'; '.join(dropped[:5])})")
-    return summary
+    return summary, errors == 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m GPT_SoVITS.prepare.hubert", description=__doc__.split("\n")[0]
-    )
-    add_common_args(p)
+    p = prepare_parser("GPT_SoVITS.prepare.hubert", __doc__)
     p.add_argument("--hubert", type=Path, default=paths.DEFAULT_HUBERT_DIR, help="chinese-hubert-base folder")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(STAGE, build_parser(), process, argv)
+    return prepare_main(STAGE, build_parser(), process, argv)
 
 
 if __name__ == "__main__":

@@ -25,31 +25,23 @@ from GPT_SoVITS.data.experiment import (
     read_name2semantic,
     write_name2semantic,
 )
-from GPT_SoVITS.prepare.common import (
-    StageError,
-    add_common_args,
-    final_report,
-    load_entries,
-    merge_parts,
-    resolve,
-    stage_main,
-)
+from GPT_SoVITS.prepare.common import final_report, load_entries, merge_parts, prepare_main, prepare_parser
 from GPT_SoVITS.progress import ProgressLog
+from GPT_SoVITS.stage import StageError, require_file, resolve_device_args
 
 log = logging.getLogger(__name__)
 STAGE = "prepare.semantic"
 
 
 def _load_model(path: Path, device: torch.device):
-    if not path.is_file():
-        raise StageError(f"--pretrained-sovits {path}: file not found")
+    require_file(path, "--pretrained-sovits")
     from GPT_SoVITS.checkpoints import CheckpointError
     from GPT_SoVITS.models.sovits import load_sovits_model
 
     try:
         return load_sovits_model(path, device=device)
     except (CheckpointError, ValueError, KeyError) as e:
-        raise StageError(f"--pretrained-sovits {path}: {e}") from e
+        raise StageError(f"--pretrained-sovits {path}: {e}", field="--pretrained-sovits") from e
 
 
 def _previous(exp: Experiment, part: int) -> dict[str, list[int]]:
@@ -72,7 +64,7 @@ def codes_of(model, ssl: torch.Tensor, device: torch.device, dtype: torch.dtype)
     return [int(c) for c in codes[0, 0].tolist()]
 
 
-def process(args: argparse.Namespace, progress: ProgressLog) -> str:
+def process(args: argparse.Namespace, progress: ProgressLog) -> tuple[str, bool]:
     exp = Experiment(args.exp)
     entries = load_entries(args.list, args.audio_root)
     dropped = exp.read_dropped()
@@ -85,7 +77,7 @@ def process(args: argparse.Namespace, progress: ProgressLog) -> str:
     names = [nm for nm in names if nm not in dropped]
     i, n = args.part
     mine = names[i::n]
-    device, dtype = resolve(args)
+    device, dtype = resolve_device_args(args)
     done = _previous(exp, i)
     todo = [nm for nm in mine if nm not in done]
     missing = [nm for nm in todo if not exp.hubert_path(nm).is_file()]
@@ -116,14 +108,11 @@ def process(args: argparse.Namespace, progress: ProgressLog) -> str:
         summary += f"; {paths.NAME2SEMANTIC} has {report.counts.get('semantic', 0)} item(s)"
     else:
         summary += "; waiting for the other parts before merging"
-    return summary
+    return summary, True
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m GPT_SoVITS.prepare.semantic", description=__doc__.split("\n")[0]
-    )
-    add_common_args(p, list_required=False)
+    p = prepare_parser("GPT_SoVITS.prepare.semantic", __doc__, list_required=False)
     p.add_argument(
         "--pretrained-sovits",
         type=Path,
@@ -134,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(STAGE, build_parser(), process, argv)
+    return prepare_main(STAGE, build_parser(), process, argv)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,15 @@
 As the official 1-get-text.py: ``%`` becomes ``-`` and ``￥`` becomes ``,`` before G2P; BERT features are
 written only for Chinese (``zh``) items. Resumable: BERT features of items whose phones and normalised
 text equal those already in 2-name2text.txt (or this part's file) are not recomputed. Items whose text
-cannot be converted are recorded in dropped.tsv and reported, the others go on.
+cannot be converted (a UserError of the frontend or BERT) are recorded in dropped.tsv and reported with
+their .list line, the others go on, and the stage exits 1 at the end; any other exception is a bug.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 import torch
@@ -25,17 +27,10 @@ from GPT_SoVITS.data.experiment import (
     write_name2text,
 )
 from GPT_SoVITS.data.validate import BERT_LANGUAGES
-from GPT_SoVITS.listfile import ListEntry
-from GPT_SoVITS.prepare.common import (
-    StageError,
-    add_common_args,
-    final_report,
-    load_entries,
-    merge_parts,
-    resolve,
-    stage_main,
-)
+from GPT_SoVITS.listfile import ListEntry, parse_list
+from GPT_SoVITS.prepare.common import final_report, load_entries, merge_parts, prepare_main, prepare_parser
 from GPT_SoVITS.progress import ProgressLog
+from GPT_SoVITS.stage import ITEM_ERRORS, StageError, resolve_device_args
 from GPT_SoVITS.train.common import atomic_torch_save
 
 log = logging.getLogger(__name__)
@@ -65,10 +60,15 @@ class _Bert:
     def _extractor(self):
         if self.extractor is None:
             if not self.model_dir.is_dir():
-                raise StageError(f"--bert {self.model_dir}: folder not found (needed for Chinese items)")
-            from GPT_SoVITS.features.bert import BertFeatureExtractor
+                raise StageError(
+                    f"--bert {self.model_dir}: folder not found (needed for Chinese items)", field="--bert"
+                )
+            from GPT_SoVITS.features.bert import BertError, BertFeatureExtractor
 
-            self.extractor = BertFeatureExtractor(self.model_dir, device=self.device, dtype=self.dtype)
+            try:
+                self.extractor = BertFeatureExtractor(self.model_dir, device=self.device, dtype=self.dtype)
+            except BertError as e:  # the folder, not an item: stop the stage
+                raise StageError(str(e), field="--bert") from e
         return self.extractor
 
     def features(self, rec: TextRecord) -> torch.Tensor:
@@ -107,26 +107,27 @@ def _previous(exp: Experiment, part: int) -> dict[str, TextRecord]:
 
 
 def _save_bert(bert: _Bert, exp: Experiment, todo: list, drop) -> set[str]:
-    """Compute and save the BERT features of ``todo`` (k, name, record) in one batched pass; when the
-    batch fails, item by item, so that only the bad items are dropped. Returns the dropped names."""
+    """Compute and save the BERT features of ``todo`` (k, name, record) in one batched pass; when an item
+    of the batch is bad, item by item, so that only the bad items are dropped. Returns the dropped names."""
     if not todo:
         return set()
     try:
         feats = bert.features_many([rec for _, _, rec in todo])
     except StageError:
         raise
-    except Exception:  # a bad item in the batch: find it below
+    except ITEM_ERRORS:  # a bad item in the batch: find it below
         feats = None
     bad: set[str] = set()
     for j, (_, name, rec) in enumerate(todo):
         try:
             feat = feats[j] if feats is not None else bert.features(rec)
-            atomic_torch_save(feat, exp.bert_path(name))
         except StageError:
             raise
-        except Exception as e:
+        except ITEM_ERRORS as e:
             drop(name, e)
             bad.add(name)
+            continue
+        atomic_torch_save(feat, exp.bert_path(name))
     return bad
 
 
@@ -140,7 +141,7 @@ def _convert_all(mine, version: str, bert: _Bert, exp: Experiment, done: dict, d
             try:
                 # G2P is cheap and always rerun (an edited transcript must not keep stale phones)
                 converted.append((k, name, convert(entry, version)))
-            except Exception as e:
+            except ITEM_ERRORS as e:  # the transcript cannot be converted; a bug propagates
                 drop(name, e)
         # the BERT features, the expensive part, are kept when the item's phones and text did not change
         todo = [
@@ -157,29 +158,25 @@ def _convert_all(mine, version: str, bert: _Bert, exp: Experiment, done: dict, d
     return records
 
 
-def process(args: argparse.Namespace, progress: ProgressLog) -> str:
-    exp = Experiment(args.exp)
-    entries = load_entries(args.list, args.audio_root)
-    assert entries is not None
-    i, n = args.part
-    mine = entries[i::n]
-    device, dtype = resolve(args)
-    bert = _Bert(args.bert, device, dtype)
-    done = _previous(exp, i)
-    exp.bert_dir.mkdir(parents=True, exist_ok=True)
-    progress.write("start", stage=STAGE, total=len(mine), part=f"{i}/{n}")
-    failed = 0
+class _Dropper:
+    """Reports an unusable transcript: stderr (with its .list line), dropped.tsv, progress."""
 
-    def drop(name: str, e: Exception) -> None:  # one bad transcript must not stop the others; it is reported
-        nonlocal failed
-        failed += 1
+    def __init__(self, exp: Experiment, list_path: Path, progress: ProgressLog) -> None:
+        self.exp, self.list_path, self.progress = exp, list_path, progress
+        self.lines = {item_name(ln.entry.path): ln.line_no for ln in parse_list(list_path, False) if ln.entry}
+        self.count = 0
+
+    def __call__(self, name: str, e: Exception) -> None:
+        self.count += 1
         reason = f"{type(e).__name__}: {e}"
-        log.warning("%s: %s", name, reason)
-        exp.add_dropped(name, "text", reason)
-        progress.write("skip", name=name, reason=reason)
+        where = f"{self.list_path}:{self.lines.get(name, '?')}"
+        print(f"skip {where} ({name}): {reason}", file=sys.stderr, flush=True)
+        self.exp.add_dropped(name, "text", reason)
+        self.progress.write("skip", name=name, line=self.lines.get(name), reason=reason)
 
-    records = _convert_all(mine, args.version, bert, exp, done, drop, progress)
-    write_name2text(exp.text_part(i), records)
+
+def _merge_text(exp: Experiment, entries: list[ListEntry], n: int) -> str:
+    """Merge the part files once all ``n`` exist; the summary's tail."""
 
     def merge(parts: list[Path]) -> None:
         merged: dict[str, TextRecord] = {}
@@ -188,23 +185,36 @@ def process(args: argparse.Namespace, progress: ProgressLog) -> str:
         order = [item_name(e.path) for e in entries]
         write_name2text(exp.name2text, [merged[nm] for nm in order if nm in merged])
 
-    merged = merge_parts(exp, n, exp.text_part, merge)
-    summary = f"{STAGE}: part {i}/{n}: {len(records)} item(s) written, {failed} failed"
-    if merged:
-        report = final_report(exp, "text", entries)
-        summary += f"; {paths.NAME2TEXT} has {report.counts.get('name2text', 0)} item(s)"
-        if report.mismatched:
-            raise StageError(report.first_problem())
-    else:
-        summary += "; waiting for the other parts before merging"
-    if records == [] and failed:
+    if not merge_parts(exp, n, exp.text_part, merge):
+        return "waiting for the other parts before merging"
+    report = final_report(exp, "text", entries)
+    if report.mismatched:
+        raise StageError(report.first_problem())
+    return f"{paths.NAME2TEXT} has {report.counts.get('name2text', 0)} item(s)"
+
+
+def process(args: argparse.Namespace, progress: ProgressLog) -> tuple[str, bool]:
+    exp = Experiment(args.exp)
+    entries = load_entries(args.list, args.audio_root)
+    assert entries is not None
+    i, n = args.part
+    mine = entries[i::n]
+    bert = _Bert(args.bert, *resolve_device_args(args))
+    done = _previous(exp, i)
+    exp.bert_dir.mkdir(parents=True, exist_ok=True)
+    progress.write("start", stage=STAGE, total=len(mine), part=f"{i}/{n}")
+    drop = _Dropper(exp, args.list, progress)
+    records = _convert_all(mine, args.version, bert, exp, done, drop, progress)
+    write_name2text(exp.text_part(i), records)
+    tail = _merge_text(exp, entries, n)
+    if records == [] and drop.count:
         raise StageError(f"{STAGE}: every item failed (first: see {exp.dropped_file})")
-    return summary
+    summary = f"{STAGE}: part {i}/{n}: {len(records)} item(s) written, {drop.count} failed; {tail}"
+    return summary, drop.count == 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m GPT_SoVITS.prepare.text", description=__doc__.split("\n")[0])
-    add_common_args(p)
+    p = prepare_parser("GPT_SoVITS.prepare.text", __doc__)
     p.add_argument(
         "--bert", type=Path, default=paths.DEFAULT_BERT_DIR, help="chinese-roberta-wwm-ext-large folder"
     )
@@ -212,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(STAGE, build_parser(), process, argv)
+    return prepare_main(STAGE, build_parser(), process, argv)
 
 
 if __name__ == "__main__":

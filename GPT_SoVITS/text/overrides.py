@@ -99,10 +99,3 @@ def apply_user_dict(tokens: list[Token], user_dict: dict[str, str] | None) -> li
         if pos < len(token):
             out.append(token[pos:])
     return out
-
-
-def strip_overrides(text: str) -> str:
-    """The text with every override replaced by its written word (for language detection and display)."""
-    return _INLINE.sub(
-        lambda m: m.group(1).strip() if m.group(1).strip() and m.group(2).strip() else m[0], text
-    )

@@ -1,28 +1,33 @@
-"""Flags and entry-point plumbing both trainers share (one place for defaults and error handling)."""
+"""Flags and entry-point plumbing both trainers share (one place for defaults and error handling).
+
+Errors follow ``GPT_SoVITS.stage``: bad flags or experiment data exit 2 with one line, running out of GPU
+memory exits 1 with one line, anything else is a bug (traceback, exit 1).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
-from GPT_SoVITS.checkpoints import CheckpointError
 from GPT_SoVITS.data.experiment import ExperimentError
-from GPT_SoVITS.devices import resolve_device, resolve_dtype
-from GPT_SoVITS.listfile import ListEntry, ListFileError, read_entries
+from GPT_SoVITS.listfile import ListEntry, read_entries
 from GPT_SoVITS.progress import ProgressLog
+from GPT_SoVITS.stage import (
+    StageError,
+    StageFailure,
+    add_device_args,
+    resolve_device_args,
+    stage_main,
+    stage_parser,
+)
 from GPT_SoVITS.train.common import Amp, DistContext, cleanup_distributed, remove_partials, setup_distributed
 
 log = logging.getLogger(__name__)
-
-
-class TrainError(Exception):
-    """Bad input for a trainer; printed on one line, exit code 2."""
 
 
 def batch_size_arg(value: str) -> int | str:
@@ -39,6 +44,13 @@ def batch_size_arg(value: str) -> int | str:
     return n
 
 
+def train_parser(module: str, doc: str | None, default_weights: Path) -> argparse.ArgumentParser:
+    """The shared stage convention plus the flags both trainers take."""
+    p = stage_parser(module, doc)
+    add_common_args(p, default_weights)
+    return p
+
+
 def add_common_args(p: argparse.ArgumentParser, default_weights: Path) -> None:
     p.add_argument("--exp", type=Path, required=True, help="experiment folder (logs/<exp>) made by prepare.*")
     p.add_argument("--name", default=None, help="name of the exported weights (default: the folder name)")
@@ -50,15 +62,7 @@ def add_common_args(p: argparse.ArgumentParser, default_weights: Path) -> None:
     p.add_argument("--save-every-steps", type=int, default=0, help="also checkpoint every N steps (0: off)")
     p.add_argument("--keep", type=int, default=2, help="training checkpoints kept (newest first)")
     p.add_argument("--weights-dir", type=Path, default=default_weights, help="where exported weights go")
-    p.add_argument(
-        "--device", default="auto", help="auto | cpu | cuda | cuda:N (torchrun: the local rank's GPU)"
-    )
-    p.add_argument(
-        "--precision",
-        default="auto",
-        choices=["auto", "fp32", "fp16", "bf16"],
-        help="auto: fp16 on CUDA, else fp32",
-    )
+    add_device_args(p, precision="auto", auto=True)  # torchrun: each rank uses its local GPU
     p.add_argument("--version", default="v2", choices=["v1", "v2"], help="model version")
     p.add_argument("--seed", type=int, default=1234, help="random seed (each DDP rank adds its rank)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the config's)")
@@ -81,14 +85,13 @@ def add_common_args(p: argparse.ArgumentParser, default_weights: Path) -> None:
     )
     p.add_argument("--restart", action="store_true", help="ignore existing training checkpoints")
     p.add_argument("--no-sample", action="store_true", help="no sample synthesis at each save")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
 def apply_common(train_cfg: object, args: argparse.Namespace, lr_field: str | None) -> None:
     """Flags that override the config's train section."""
     if args.epochs is not None:
         if args.epochs < 1:
-            raise TrainError(f"--epochs must be >= 1, got {args.epochs}")
+            raise StageError(f"--epochs must be >= 1, got {args.epochs}", field="--epochs")
         train_cfg.epochs = args.epochs  # type: ignore[attr-defined]
     if isinstance(args.batch_size, int):
         train_cfg.batch_size = args.batch_size  # type: ignore[attr-defined]
@@ -96,18 +99,11 @@ def apply_common(train_cfg: object, args: argparse.Namespace, lr_field: str | No
         setattr(train_cfg, lr_field, args.lr)
     train_cfg.seed = args.seed  # type: ignore[attr-defined]
     if args.save_every < 1:
-        raise TrainError(f"--save-every must be >= 1, got {args.save_every}")
+        raise StageError(f"--save-every must be >= 1, got {args.save_every}", field="--save-every")
 
 
 def setup_runtime(args: argparse.Namespace) -> tuple[DistContext, Amp]:
-    try:
-        device = resolve_device(args.device)
-        precision = (
-            args.precision if args.precision != "auto" else ("fp16" if device.type == "cuda" else "fp32")
-        )
-        dtype = resolve_dtype(precision, device)
-    except ValueError as e:
-        raise TrainError(str(e)) from e
+    device, dtype = resolve_device_args(args)
     ctx = setup_distributed(device)
     return ctx, Amp(ctx.device, dtype)
 
@@ -115,10 +111,7 @@ def setup_runtime(args: argparse.Namespace) -> tuple[DistContext, Amp]:
 def list_entries(args: argparse.Namespace) -> list[ListEntry] | None:
     if args.list is None:
         return None
-    try:
-        return read_entries(args.list, check_audio=False)
-    except ListFileError as e:
-        raise TrainError(str(e)) from e
+    return read_entries(args.list, check_audio=False)  # ListFileError names the file and line
 
 
 def phone_mapper(version: str) -> Callable[[Sequence[str]], list[int]]:
@@ -149,35 +142,39 @@ def pick_batch_size(requested: int | str | None, default: int, n_items: int, ctx
     return size
 
 
-def run_main(
-    stage: str, args: argparse.Namespace, run: Callable[[argparse.Namespace, ProgressLog | None], str]
-) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if args.name is None:
-        args.name = args.exp.resolve().name
+def _progress(args: argparse.Namespace) -> ProgressLog | None:
+    """Rank 0 reports to ``<exp>/progress.jsonl`` (the folder must exist: prepare.* made it)."""
     rank = int(os.environ.get("RANK", "0"))
-    progress = ProgressLog(args.exp) if rank == 0 and args.exp.is_dir() else None
-    if rank == 0:
-        for folder in (args.weights_dir, args.exp):
-            remove_partials(Path(folder))
-    try:
-        message = run(args, progress)
-    except (TrainError, ExperimentError, CheckpointError, ListFileError, FileNotFoundError) as e:
+    return ProgressLog(args.exp) if rank == 0 and args.exp.is_dir() else None
+
+
+def train_main(
+    stage: str,
+    parser: argparse.ArgumentParser,
+    training: Callable[[argparse.Namespace, ProgressLog | None], object],
+    argv: list[str] | None,
+) -> int:
+    """A trainer's ``main``: ``training(args, progress).run()`` under the shared stage runtime."""
+
+    def run(args: argparse.Namespace) -> int:
+        if args.name is None:
+            args.name = args.exp.resolve().name
+        progress = _progress(args)
+        main_rank = int(os.environ.get("RANK", "0")) == 0
+        if main_rank:
+            for folder in (args.weights_dir, args.exp):
+                remove_partials(Path(folder))
+        try:
+            message = training(args, progress).run()
+        except torch.cuda.OutOfMemoryError as e:
+            log.warning("%s", e)
+            raise StageFailure("out of GPU memory; lower --batch-size") from e
+        finally:
+            cleanup_distributed()
         if progress:
-            progress.write("end", stage=stage, ok=False, message=str(e))
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except torch.cuda.OutOfMemoryError as e:
-        if progress:
-            progress.write("end", stage=stage, ok=False, message=f"out of GPU memory: {e}")
-        print("error: out of GPU memory; lower --batch-size", file=sys.stderr)
-        return 1
-    finally:
-        cleanup_distributed()
-    if progress:
-        progress.write("end", stage=stage, ok=True, message=message)
-    if rank == 0:
-        print(message)
-    return 0
+            progress.write("end", stage=stage, ok=True, message=message)
+        if main_rank:
+            print(message)
+        return 0
+
+    return stage_main(argv, parser, run, stage, progress=_progress)

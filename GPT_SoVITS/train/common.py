@@ -13,10 +13,11 @@ import contextlib
 import logging
 import math
 import os
+import pickle
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,14 +116,6 @@ def barrier(ctx: DistContext) -> None:
         dist.barrier()
 
 
-def all_reduce_mean(value: float, ctx: DistContext) -> float:
-    if not ctx.distributed:
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=ctx.device if ctx.device.type == "cuda" else "cpu")
-    dist.all_reduce(t)
-    return float(t.item()) / ctx.world_size
-
-
 # --------------------------------------------------------------------------------------------------------
 # Mixed precision
 
@@ -147,6 +140,8 @@ class Amp:
 # Atomic files, training checkpoints, rotation
 
 PARTIAL_SUFFIXES = (".partial", ".tmp")
+# What torch.load raises for a truncated or damaged file (zip reader, unpickler, short read).
+DAMAGED_FILE_ERRORS = (RuntimeError, OSError, EOFError, pickle.UnpicklingError)
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
@@ -214,7 +209,7 @@ class CheckpointDir:
                     k: torch.load(self.path(k, step), map_location="cpu", weights_only=True)
                     for k in self.keys
                 }
-            except Exception as e:  # a damaged file: fall back to the previous step
+            except DAMAGED_FILE_ERRORS as e:  # a damaged file: fall back to the previous step
                 log.warning("checkpoint step %d unreadable (%s); trying an older one", step, e)
                 continue
             return step, states
@@ -289,12 +284,6 @@ class Metrics:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-
-
-def iterate_from(loader: Any, start: int) -> Iterator[tuple[int, Any]]:
-    """``enumerate(loader)`` numbered from ``start`` (the sampler already skips the first ``start``)."""
-    for i, batch in enumerate(loader):
-        yield start + i, batch
 
 
 def find_batch_size(try_step: Callable[[int], None], start: int, device: torch.device) -> int:

@@ -15,33 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from GPT_SoVITS import paths
 from GPT_SoVITS.config.gpt import GPTConfig, default_gpt_config
-from GPT_SoVITS.data.experiment import Experiment
 from GPT_SoVITS.data.gpt_dataset import GPTDataset
-from GPT_SoVITS.data.sampler import BucketBatchSampler
 from GPT_SoVITS.data.validate import require_consistent
 from GPT_SoVITS.progress import ProgressLog
+from GPT_SoVITS.stage import require_file
 from GPT_SoVITS.train import cli
-from GPT_SoVITS.train.common import (
-    CheckpointDir,
-    Metrics,
-    barrier,
-    find_batch_size,
-    remove_partials,
-    restore_rng,
-    rng_state,
-    seed_everything,
-    start_run,
-    wrap_ddp,
-)
+from GPT_SoVITS.train.common import Metrics, rng_state, seed_everything, wrap_ddp
+from GPT_SoVITS.train.loop import TrainingRun
 from GPT_SoVITS.train.optim import ScaledAdamLite, WarmupCosine
 
 log = logging.getLogger(__name__)
@@ -117,76 +104,76 @@ def export(model: nn.Module, cfg: GPTConfig, args: argparse.Namespace, epoch: in
     return path
 
 
-class GPTTraining:
-    """One training run: data, model, optimiser and checkpoints are set up once, then ``run()``."""
+class GPTTraining(TrainingRun):
+    """The GPT (with optional DPO, gradient accumulation, warmup-cosine lr) plugged into the shared loop."""
+
+    stage, kind, ckpt_keys = STAGE, "gpt", ("GPT",)
 
     def __init__(self, args: argparse.Namespace, progress: ProgressLog | None) -> None:
         from GPT_SoVITS.models.gpt import build_gpt
 
-        self.args, self.progress = args, progress
-        self.exp = Experiment(args.exp)
-        self.ctx, self.amp = cli.setup_runtime(args)
+        for path, flag in ((args.pretrained, "--pretrained"), (args.config, "--config"),
+                           (args.sample_sovits, "--sample-sovits")):  # fmt: skip
+            require_file(path, flag)
+        super().__init__(args, progress)
         seed_everything(args.seed)  # same init on every rank; the sampler splits the data
         require_consistent(self.exp, "gpt", cli.list_entries(args), allow_missing=args.allow_missing)
         self.cfg = cfg = load_config(args)
-        self.ds = GPTDataset(
-            self.exp, cli.phone_mapper(args.version), cfg.data, min_items=args.min_epoch_items
-        )
+        ds = GPTDataset(self.exp, cli.phone_mapper(args.version), cfg.data, min_items=args.min_epoch_items)
         self.model = build_gpt(cfg.to_dict()).to(self.ctx.device)
-        self.batch_size = self._batch_size()
-        self.sampler = BucketBatchSampler(
-            self.ds.lengths, self.batch_size, None, self.ctx.world_size, self.ctx.rank, seed=cfg.train.seed
-        )
-        # the loader's own generator: creating an epoch iterator must not draw from the global stream (resume)
-        self.loader = DataLoader(
-            self.ds, batch_sampler=self.sampler, collate_fn=self.ds.collate, num_workers=args.num_workers,
-            generator=torch.Generator().manual_seed(args.seed),
-        )  # fmt: skip
+        self.setup_data(ds, None, ds.collate, cfg.train.batch_size, cfg.train.seed)
         self.opt = ScaledAdamLite(self.model.parameters(), lr=cfg.optimizer.lr)
         o = cfg.optimizer
         self.sched = WarmupCosine(self.opt, o.lr_init, o.lr, o.lr_end, o.warmup_steps, o.decay_steps)
-        self.ckpts = CheckpointDir(self.exp.root / paths.ckpt_dir("gpt", args.version), ("GPT",), args.keep)
-        if self.ctx.is_main:
-            remove_partials(self.ckpts.folder)
-        self.epoch, self.step, self.opt_steps, self.start_batch = 1, 0, 0, 0
+        self.opt_steps = 0
         self.accumulate = max(1, cfg.train.accumulate_grad_batches)
-        self.last: dict[str, float] = {}
+        self.forward: nn.Module = TrainForward(self.model, args.dpo)
+        self.synth = None  # GPTSampler of --sample-sovits, made in start()
 
-    def _batch_size(self) -> int:
-        ds, ctx = self.ds, self.ctx
-        size = cli.pick_batch_size(self.args.batch_size, self.cfg.train.batch_size, len(ds.items), ctx)
-        if self.args.batch_size != "auto":
-            return size
-        longest = sorted(range(len(ds)), key=lambda i: -ds.lengths[i])
+    def _on_device(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        return [batch[k].to(self.ctx.device) for k in BATCH_KEYS]
 
-        def probe(bs: int) -> None:  # forward + backward on the longest items, no update
-            b = {k: v.to(ctx.device) for k, v in ds.collate([ds[i] for i in longest[:bs]]).items()}
-            with self.amp.autocast():
-                loss, _ = self.model.forward_train(*(b[k] for k in BATCH_KEYS))
-            loss.backward()
-            self.model.zero_grad(set_to_none=True)
+    def probe(self, indices) -> None:
+        batch = self._on_device(self.ds.collate([self.ds[i] for i in indices]))
+        with self.amp.autocast():
+            loss, _ = self.model.forward_train(*batch)
+        loss.backward()
+        self.model.zero_grad(set_to_none=True)
 
-        return find_batch_size(probe, size, ctx.device)
+    def init_weights(self) -> list[str]:
+        return [] if self.args.pretrained is None else [load_pretrained(self.model, self.args.pretrained)]
 
-    def restore(self) -> None:
-        """Resume from the newest checkpoint, else initialise from --pretrained."""
-        resumed = self.ckpts.load_latest() if not self.args.restart else None
-        if resumed is None:
-            if self.args.pretrained is not None:
-                note = load_pretrained(self.model, self.args.pretrained)
-                if self.progress:
-                    self.progress.write("note", message=note)
-            return
-        state = resumed[1]["GPT"]
+    def load_state(self, states) -> tuple[int, int, int]:
+        state = states["GPT"]
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.amp.scaler.load_state_dict(state["scaler"])
-        self.step, self.opt_steps = int(state["step"]), int(state["opt_steps"])
-        self.epoch, self.start_batch = int(state["epoch"]), int(state["epoch_batches"])
-        restore_rng(state.get("rng"), self.ctx.rank, self.args.seed, self.step)
-        if self.start_batch >= len(self.sampler):
-            self.epoch, self.start_batch = self.epoch + 1, 0
-        log.info("resumed from step %d (epoch %d, batch %d)", self.step, self.epoch, self.start_batch)
+        self.opt_steps = int(state["opt_steps"])
+        return int(state["epoch"]), int(state["step"]), int(state["epoch_batches"])
+
+    def state(self, batches: int) -> dict:
+        return {
+            "GPT": {
+                "model": self.model.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "scaler": self.amp.scaler.state_dict(),
+                "epoch": self.epoch,
+                "step": self.step,
+                "opt_steps": self.opt_steps,
+                "epoch_batches": batches,
+                "rng": rng_state(),
+            }
+        }
+
+    def start(self) -> None:
+        args, ctx = self.args, self.ctx
+        if ctx.distributed:
+            self.forward = wrap_ddp(self.forward, ctx)
+        if ctx.is_main and args.sample_sovits is not None and not args.no_sample:
+            from GPT_SoVITS.train.gpt_sample import GPTSampler
+
+            self.synth = GPTSampler(args.sample_sovits, ctx.device)
+        self.model.train()
 
     def optimizer_step(self) -> None:
         self.sched.apply(self.opt_steps)
@@ -197,100 +184,35 @@ class GPTTraining:
         self.opt.zero_grad(set_to_none=True)
         self.opt_steps += 1
 
-    def train_epoch(self, wrapped: nn.Module, metrics: Metrics) -> bool:
-        """Batches of ``self.epoch`` from ``self.start_batch``; False when --max-steps stopped it."""
-        args, ctx, n_batches = self.args, self.ctx, len(self.sampler)
-        self.sampler.set_epoch(self.epoch, self.start_batch)
-        for i, batch in enumerate(self.loader, start=self.start_batch):
-            b = {k: v.to(ctx.device) for k, v in batch.items()}
-            with self.amp.autocast():
-                loss, acc = wrapped(*(b[k] for k in BATCH_KEYS))
-            self.amp.scaler.scale(loss / self.accumulate).backward()
-            self.step += 1
-            lr = self.sched.lr_at(self.opt_steps)
-            at_boundary = (i + 1) % self.accumulate == 0
-            if at_boundary or i + 1 == n_batches:
-                self.optimizer_step()
-            self.last = {"loss/total": float(loss.detach().float()), "top_3_acc": float(acc), "lr": lr}
-            log_now = ctx.is_main and self.step % args.log_interval == 0
-            metrics.step(
-                self.step, self.epoch, b["phoneme_ids"].shape[0] * ctx.world_size, self.last, log_now
-            )
-            every = args.save_every_steps
-            if every and self.step % every == 0 and at_boundary and i + 1 < n_batches:
-                self.save(i + 1)
-            if args.max_steps and self.step >= args.max_steps:
-                return False
-        self.start_batch = 0
-        return True
+    def can_save_at(self, index: int) -> bool:
+        return (index + 1) % self.accumulate == 0  # at an optimiser step, never inside accumulation
 
-    def run(self) -> str:
-        self.restore()
-        ctx, args, cfg = self.ctx, self.args, self.cfg
-        wrapped: nn.Module = TrainForward(self.model, args.dpo)
-        if ctx.distributed:
-            wrapped = wrap_ddp(wrapped, ctx)
-        total = cfg.train.epochs * len(self.sampler)
-        tb_dir = self.ckpts.folder if ctx.is_main else None
-        metrics = start_run(self.progress, STAGE, total, self.step, self.epoch, self.batch_size, tb_dir)
-        sample = None
-        if ctx.is_main and args.sample_sovits is not None and not args.no_sample:
-            from GPT_SoVITS.train.gpt_sample import GPTSampler
+    def train_batch(self, index: int, batch) -> tuple[dict[str, float], int]:
+        tensors = self._on_device(batch)
+        with self.amp.autocast():
+            loss, acc = self.forward(*tensors)
+        self.amp.scaler.scale(loss / self.accumulate).backward()
+        lr = self.sched.lr_at(self.opt_steps)
+        if self.can_save_at(index) or index + 1 == len(self.sampler):
+            self.optimizer_step()
+        values = {"loss/total": float(loss.detach().float()), "top_3_acc": float(acc), "lr": lr}
+        return values, tensors[0].shape[0]
 
-            sample = GPTSampler(args.sample_sovits, ctx.device)
-        self.model.train()
-        while self.epoch <= cfg.train.epochs:
-            if not self.train_epoch(wrapped, metrics):
-                break
-            if self.epoch % args.save_every == 0 or self.epoch == cfg.train.epochs:
-                self.save(len(self.sampler))
-                if ctx.is_main:
-                    self.export_and_sample(metrics, sample)
-            self.epoch += 1
-        metrics.close()
+    def export(self) -> Path:
+        return export(self.model, self.cfg, self.args, self.epoch)
+
+    def sample(self, metrics: Metrics) -> Path | None:
+        if self.synth is None:
+            return None
+        return self.synth(self.model, self.ds, self.exp, metrics, self.epoch, self.step)
+
+    def summary(self) -> str:
         final = self.last.get("loss/total", float("nan"))
         return f"{STAGE}: {self.step} steps ({self.opt_steps} optimiser steps); last loss {final:.3f}"
 
-    def export_and_sample(self, metrics: Metrics, sample) -> None:
-        path = export(self.model, self.cfg, self.args, self.epoch)
-        if self.progress:
-            self.progress.write("saved", path=str(path), epoch=self.epoch, step=self.step)
-        if sample is not None:
-            wav_path = sample(self.model, self.ds, self.exp, metrics, self.epoch, self.step)
-            if self.progress:
-                self.progress.write("sample", path=str(wav_path))
-
-    def save(self, batches: int) -> None:
-        """Training checkpoint (rank 0) after ``batches`` batches of the current epoch; all ranks wait."""
-        if self.ctx.is_main:
-            state = {
-                "model": self.model.state_dict(),
-                "optimizer": self.opt.state_dict(),
-                "scaler": self.amp.scaler.state_dict(),
-                "epoch": self.epoch,
-                "step": self.step,
-                "opt_steps": self.opt_steps,
-                "epoch_batches": batches,
-                "rng": rng_state(),
-            }
-            self.ckpts.save(self.step, {"GPT": state})
-            if self.progress:
-                self.progress.write(
-                    "checkpoint",
-                    step=self.step,
-                    epoch=self.epoch,
-                    path=str(self.ckpts.path("GPT", self.step)),
-                )
-        barrier(self.ctx)
-
-
-def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
-    return GPTTraining(args, progress).run()
-
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m GPT_SoVITS.train.gpt", description=__doc__.split("\n")[0])
-    cli.add_common_args(p, default_weights=paths.GPT_WEIGHTS_DIR)
+    p = cli.train_parser("GPT_SoVITS.train.gpt", __doc__, default_weights=paths.GPT_WEIGHTS_DIR)
     p.add_argument("--pretrained", type=Path, default=None, help="pretrained GPT weights (s1*.ckpt)")
     p.add_argument(
         "--config", type=Path, default=None, help="s1 YAML/JSON config (default: pretrained's or s1longer)"
@@ -306,9 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return cli.run_main(STAGE, args, run)
+    return cli.train_main(STAGE, build_parser(), GPTTraining, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

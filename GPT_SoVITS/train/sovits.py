@@ -15,31 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from GPT_SoVITS import paths
 from GPT_SoVITS.config.sovits import SoVITSConfig
 from GPT_SoVITS.data.experiment import Experiment
-from GPT_SoVITS.data.sampler import BucketBatchSampler
 from GPT_SoVITS.data.sovits_dataset import SOVITS_BOUNDARIES, SoVITSDataset, collate_sovits
 from GPT_SoVITS.data.validate import require_consistent
 from GPT_SoVITS.progress import ProgressLog
+from GPT_SoVITS.stage import require_file
 from GPT_SoVITS.train import cli
-from GPT_SoVITS.train.common import (
-    CheckpointDir,
-    Metrics,
-    barrier,
-    find_batch_size,
-    remove_partials,
-    restore_rng,
-    seed_everything,
-    start_run,
-    wrap_ddp,
-)
+from GPT_SoVITS.train.common import Metrics, seed_everything, wrap_ddp
+from GPT_SoVITS.train.loop import TrainingRun
 from GPT_SoVITS.train.sovits_step import (
     SoVITSNets,
     all_finite,
@@ -108,13 +97,17 @@ def sample(
     return out
 
 
-class SoVITSTraining:
-    """One training run: data, nets, optimisers and checkpoints are set up once, then ``run()``."""
+class SoVITSTraining(TrainingRun):
+    """The SoVITS generator/discriminator pair plugged into the shared training loop."""
+
+    stage, kind, ckpt_keys = STAGE, "sovits", ("G", "D")
 
     def __init__(self, args: argparse.Namespace, progress: ProgressLog | None) -> None:
-        self.args, self.progress = args, progress
-        self.exp = exp = Experiment(args.exp)
-        self.ctx, self.amp = cli.setup_runtime(args)
+        for path, flag in ((args.pretrained_g, "--pretrained-g"), (args.pretrained_d, "--pretrained-d"),
+                           (args.config, "--config")):  # fmt: skip
+            require_file(path, flag)
+        super().__init__(args, progress)
+        exp = self.exp
         seed_everything(args.seed + self.ctx.rank)
         self.report = require_consistent(
             exp, "sovits", cli.list_entries(args), allow_missing=args.allow_missing
@@ -123,129 +116,57 @@ class SoVITSTraining:
         names = sorted(
             (set(exp.read_text()) & exp.hubert_names() & exp.wav_names()) - set(self.report.dropped)
         )
-        self.ds = SoVITSDataset(exp, names, cli.phone_mapper(args.version), cfg.data, args.min_epoch_items)
+        ds = SoVITSDataset(exp, names, cli.phone_mapper(args.version), cfg.data, args.min_epoch_items)
         self.nets = build_nets(cfg, self.ctx.device)
-        self.batch_size = self._batch_size()
-        self.sampler = BucketBatchSampler(
-            self.ds.lengths, self.batch_size, list(SOVITS_BOUNDARIES), self.ctx.world_size, self.ctx.rank,
-            seed=cfg.train.seed,
-        )  # fmt: skip
-        # the loader's own generator: creating an epoch iterator must not draw from the global stream (resume)
-        self.loader = DataLoader(
-            self.ds, batch_sampler=self.sampler, collate_fn=collate_sovits, num_workers=args.num_workers,
-            generator=torch.Generator().manual_seed(args.seed),
-        )  # fmt: skip
-        self.ckpts = CheckpointDir(exp.root / paths.ckpt_dir("sovits", args.version), ("G", "D"), args.keep)
-        if self.ctx.is_main:
-            remove_partials(self.ckpts.folder)
-        self.epoch, self.step, self.start_batch, self.lr = 1, 0, 0, cfg.train.learning_rate
-        self.last: dict[str, float] = {}
+        self.lr = cfg.train.learning_rate
+        self.setup_data(ds, list(SOVITS_BOUNDARIES), collate_sovits, cfg.train.batch_size, cfg.train.seed)
 
-    def _batch_size(self) -> int:
-        ds, args = self.ds, self.args
-        size = cli.pick_batch_size(args.batch_size, self.cfg.train.batch_size, len(ds.items), self.ctx)
-        if args.batch_size != "auto":
-            return size
-        longest = sorted(range(len(ds)), key=lambda i: -ds.lengths[i])
+    def probe(self, indices) -> None:
+        batch = collate_sovits([self.ds[i] for i in indices])
+        train_step(self.nets, batch, self.cfg, self.amp, update=False)
 
-        def probe(bs: int) -> None:  # forward + backward on the longest clips, no update
-            train_step(
-                self.nets, collate_sovits([ds[i] for i in longest[:bs]]), self.cfg, self.amp, update=False
-            )
+    def init_weights(self) -> list[str]:
+        return load_pretrained(self.nets, self.args.pretrained_g, self.args.pretrained_d)
 
-        return find_batch_size(probe, size, self.ctx.device)
+    def load_state(self, states) -> tuple[int, int, int]:
+        return restore_state(self.nets, self.amp, states)
 
-    def restore(self) -> None:
-        """Resume from the newest G/D pair, else initialise from --pretrained-g/--pretrained-d."""
-        resumed = self.ckpts.load_latest() if not self.args.restart else None
-        if resumed is None:
-            try:
-                notes = load_pretrained(self.nets, self.args.pretrained_g, self.args.pretrained_d)
-            except ValueError as e:
-                raise cli.TrainError(str(e)) from e
-            for note in notes:
-                if self.progress:
-                    self.progress.write("note", message=note)
-            return
-        n = len(self.sampler)
-        done_epoch, step, batches = restore_state(self.nets, self.amp, resumed[1])
-        self.step = step if step >= 0 else done_epoch * n  # official files: (epoch_str - 1) * len(loader)
-        restore_rng(resumed[1]["G"].get("rng"), self.ctx.rank, self.args.seed, self.step)
-        self.epoch, self.start_batch = (done_epoch, batches) if 0 <= batches < n else (done_epoch + 1, 0)
-        log.info("resumed from step %d (epoch %d, batch %d)", self.step, self.epoch, self.start_batch)
+    def state(self, batches: int) -> dict:
+        return training_state(self.nets, self.amp, self.epoch, self.step, batches, self.lr)
 
-    def train_epoch(self, metrics: Metrics) -> bool:
-        """Batches of ``self.epoch`` from ``self.start_batch``; False when --max-steps stopped it."""
-        args, ctx, n = self.args, self.ctx, len(self.sampler)
-        self.lr = set_epoch_lr(self.nets, self.epoch, self.cfg.train.lr_decay)
-        self.sampler.set_epoch(self.epoch, self.start_batch)
-        for i, batch in enumerate(self.loader, start=self.start_batch):
-            values = train_step(self.nets, batch, self.cfg, self.amp)
-            if not all_finite(values):
-                log.warning("step %d: non-finite loss %s", self.step, values)
-            self.step += 1
-            self.last = values
-            log_now = ctx.is_main and self.step % args.log_interval == 0
-            samples = batch[0].shape[0] * ctx.world_size
-            metrics.step(self.step, self.epoch, samples, {**values, "lr": self.lr}, log_now)
-            if args.save_every_steps and self.step % args.save_every_steps == 0 and i + 1 < n:
-                self.save(i + 1)
-            if args.max_steps and self.step >= args.max_steps:
-                return False
-        self.start_batch = 0
-        return True
-
-    def run(self) -> str:
-        self.restore()
-        ctx, args, cfg, nets = self.ctx, self.args, self.cfg, self.nets
+    def start(self) -> None:
+        nets, ctx = self.nets, self.ctx
         if ctx.distributed:
             nets.g, nets.d = wrap_ddp(nets.g, ctx), wrap_ddp(nets.d, ctx)
-        total = cfg.train.epochs * len(self.sampler)
-        tb_dir = self.ckpts.folder if ctx.is_main else None
-        metrics = start_run(self.progress, STAGE, total, self.step, self.epoch, self.batch_size, tb_dir)
         nets.g.train()
         nets.d.train()
-        while self.epoch <= cfg.train.epochs:
-            if not self.train_epoch(metrics):
-                break
-            if self.epoch % args.save_every == 0 or self.epoch == cfg.train.epochs:
-                self.save(len(self.sampler))
-                if ctx.is_main:
-                    self.export_and_sample(metrics)
-            self.epoch += 1
-        metrics.close()
+
+    def begin_epoch(self) -> None:
+        self.lr = set_epoch_lr(self.nets, self.epoch, self.cfg.train.lr_decay)
+
+    def train_batch(self, index: int, batch) -> tuple[dict[str, float], int]:
+        values = train_step(self.nets, batch, self.cfg, self.amp)
+        if not all_finite(values):
+            log.warning("step %d: non-finite loss %s", self.step, values)
+        return {**values, "lr": self.lr}, batch[0].shape[0]
+
+    def export(self) -> Path:
+        return export(self.nets, self.cfg, self.args, self.epoch, self.step)
+
+    def sample(self, metrics: Metrics) -> Path | None:
+        if self.args.no_sample:
+            return None
+        return sample(self.nets, self.ds, self.exp, metrics, self.epoch, self.step)
+
+    def summary(self) -> str:
         losses = ", ".join(
             f"{k.split('/')[-1]} {v:.3f}" for k, v in self.last.items() if k.startswith("loss/g")
         )
         return f"{STAGE}: {self.step} steps, {len(self.report.dropped)} dropped item(s); last {losses}"
 
-    def export_and_sample(self, metrics: Metrics) -> None:
-        path = export(self.nets, self.cfg, self.args, self.epoch, self.step)
-        if self.progress:
-            self.progress.write("saved", path=str(path), epoch=self.epoch, step=self.step)
-        if not self.args.no_sample:
-            wav_path = sample(self.nets, self.ds, self.exp, metrics, self.epoch, self.step)
-            if self.progress:
-                self.progress.write("sample", path=str(wav_path))
-
-    def save(self, batches: int) -> None:
-        """G/D training checkpoints (rank 0) after ``batches`` batches of the epoch; all ranks wait."""
-        if self.ctx.is_main:
-            state = training_state(self.nets, self.amp, self.epoch, self.step, batches, self.lr)
-            self.ckpts.save(self.step, state)
-            if self.progress:
-                path = str(self.ckpts.path("G", self.step))
-                self.progress.write("checkpoint", step=self.step, epoch=self.epoch, path=path)
-        barrier(self.ctx)
-
-
-def run(args: argparse.Namespace, progress: ProgressLog | None) -> str:
-    return SoVITSTraining(args, progress).run()
-
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m GPT_SoVITS.train.sovits", description=__doc__.split("\n")[0])
-    cli.add_common_args(p, default_weights=paths.SOVITS_WEIGHTS_DIR)
+    p = cli.train_parser("GPT_SoVITS.train.sovits", __doc__, default_weights=paths.SOVITS_WEIGHTS_DIR)
     p.add_argument("--pretrained-g", type=Path, default=None, help="pretrained generator weights (s2G*.pth)")
     p.add_argument(
         "--pretrained-d", type=Path, default=None, help="pretrained discriminator weights (s2D*.pth)"
@@ -258,9 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return cli.run_main(STAGE, args, run)
+    return cli.train_main(STAGE, build_parser(), SoVITSTraining, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -20,10 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from GPT_SoVITS.audio import mel_spectrogram_torch, spec_to_mel_torch
+from GPT_SoVITS.checkpoints import CheckpointError
 from GPT_SoVITS.config.sovits import SoVITSConfig
 from GPT_SoVITS.models.sovits import MultiPeriodDiscriminator, build_sovits
 from GPT_SoVITS.models.sovits.losses import discriminator_loss, feature_loss, generator_loss, kl_loss
-from GPT_SoVITS.train.common import Amp, rng_state
+from GPT_SoVITS.train.common import DAMAGED_FILE_ERRORS, Amp, rng_state
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ def load_pretrained(nets: SoVITSNets, g_path: Path | None, d_path: Path | None) 
     if d_path is not None:
         try:
             state = torch.load(d_path, map_location="cpu", weights_only=True)
-        except Exception as e:  # a pickle with code or a damaged file: refuse, naming it
-            raise ValueError(f"{d_path}: not a readable discriminator weight file ({e})") from e
+        except DAMAGED_FILE_ERRORS as e:  # a pickle with code or a damaged file: refuse, naming it
+            raise CheckpointError(d_path, f"not a readable discriminator weight file ({e})") from e
         weight = state.get("weight", state.get("model", state)) if isinstance(state, Mapping) else state
         notes.append(_load_into(nets.d_core, {k: v.float() for k, v in weight.items()}, d_path))
     return notes

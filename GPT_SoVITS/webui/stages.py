@@ -241,7 +241,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             "download",
-            "GPT_SoVITS.webui.download",
+            "GPT_SoVITS.download",
             (
                 Arg(
                     "version",

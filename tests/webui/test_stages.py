@@ -145,5 +145,5 @@ def test_tool_argv_parses_with_the_tool_parser(stage: str, module: str, tmp_path
     if stage == "separate":
         values["model"] = str(tmp_path)
     argv = build_argv(STAGES[stage], values)
-    ns = mod.parse_args(argv)
+    ns = mod.build_parser().parse_args(argv)
     assert Path(ns.input) == tmp_path and Path(ns.output) == tmp_path / "out"

@@ -16,8 +16,9 @@ from pathlib import Path
 from GPT_SoVITS.audio import load_audio
 from GPT_SoVITS.listfile import ListEntry, clean_text, write_list
 from GPT_SoVITS.paths import PRETRAINED_DIR
+from GPT_SoVITS.stage import StageError, add_device_args, stage_main
 from tools.asr.whisper import PRECISIONS
-from tools.common import StageError, add_io_args, find_inputs, prepare_output, run_files, stage_main
+from tools.common import ItemError, find_inputs, output_progress, prepare_output, run_files, tool_parser
 
 LANGUAGES = ("auto", "zh", "en", "ja", "ko", "yue")
 ASR_SR = 16000  # both backends take 16 kHz mono
@@ -49,8 +50,8 @@ def _to_simplified() -> object | None:
 
 def load_backend(args: argparse.Namespace) -> object:
     folder = resolve_model(args.model, args.backend)
+    device = _device(args.device)
     try:
-        device = _device(args.device)
         if args.backend == "funasr":
             from tools.asr.paraformer import ParaformerTranscriber
 
@@ -62,6 +63,8 @@ def load_backend(args: argparse.Namespace) -> object:
         return WhisperTranscriber(
             folder, device[0], device[1], args.precision, args.beam_size, not args.no_vad_filter, args.threads
         )
+    except StageError:
+        raise
     except (OSError, RuntimeError, ValueError) as e:
         raise StageError(f"cannot load the {args.backend} model from {folder}: {e}") from e
 
@@ -76,29 +79,28 @@ def _device(spec: str) -> tuple[str, int]:
 def transcribe_file(
     path: Path, backend: object, language: str, speaker: str, entries: list, simplify: object | None
 ) -> dict:
-    """Recognise one clip and append its entry; raises ValueError for clips that cannot be labelled."""
+    """Recognise one clip and append its entry; raises ItemError for clips that cannot be labelled."""
     absolute = path.resolve()
     if "|" in str(absolute):
-        raise ValueError("the path contains '|', which the .list format uses as separator; rename the file")
+        raise ItemError("the path contains '|', which the .list format uses as separator; rename the file")
     wav = load_audio(absolute, sr=ASR_SR)
     text, lang = backend.transcribe(wav, language)
     if simplify is not None and lang in ("zh", "yue"):
         text = simplify.convert(text)
     text = clean_text(text)
     if not text:
-        raise ValueError("no speech recognised")
+        raise ItemError("no speech recognised")
     entries.append(ListEntry(str(absolute), speaker, lang.upper(), text))
     return {"language": lang, "text": text}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.asr", description=__doc__.splitlines()[0])
-    add_io_args(p)
+def build_parser() -> argparse.ArgumentParser:
+    p = tool_parser("tools.asr", __doc__)
     p.add_argument("--model", default="base", help="model folder, or a faster-whisper size name (base)")
     p.add_argument("--language", choices=LANGUAGES, default="auto", help="spoken language, or auto-detect")
     p.add_argument("--precision", choices=PRECISIONS, default="int8", help="whisper compute precision (int8)")
     p.add_argument("--backend", choices=("whisper", "funasr"), default="whisper", help="ASR engine (whisper)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (auto)")
+    add_device_args(p, precision=None)
     p.add_argument("--beam-size", type=int, default=5, help="whisper beam size (5)")
     p.add_argument("--no-vad-filter", action="store_true", help="do not skip silence with whisper's VAD")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for whisper (0 = all cores)")
@@ -107,7 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep-traditional", action="store_true", help="keep traditional Chinese characters")
     p.add_argument("--vad-model", type=Path, default=None, help="FunASR VAD model folder (funasr backend)")
     p.add_argument("--punc-model", type=Path, default=None, help="FunASR punctuation model folder (funasr)")
-    return p.parse_args(argv)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(run, parse_args(argv))
+    return stage_main(argv, build_parser(), run, progress=output_progress)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from GPT_SoVITS.webui import download, pretrained
-from GPT_SoVITS.webui.download import DownloadError
+from GPT_SoVITS import download, pretrained
+from GPT_SoVITS.download import DownloadError
 
 REPO = "lj1995/GPT-SoVITS"
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,7 +163,7 @@ def test_modelscope_archive_layout(hub: FakeHub, tmp_path: Path, monkeypatch: py
 
 
 def test_cli_reports_a_missing_file_and_writes_progress(hub: FakeHub, tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "GPT_SoVITS.webui.download", "--hub", hub.url, "--dest", str(tmp_path)]
+    cmd = [sys.executable, "-m", "GPT_SoVITS.download", "--hub", hub.url, "--dest", str(tmp_path)]
     ok = subprocess.run(
         [*cmd, "--files", *pretrained.BERT], check=False, capture_output=True, text=True, cwd=ROOT, timeout=60
     )
