@@ -21,7 +21,7 @@ import torch
 from GPT_SoVITS import paths
 from GPT_SoVITS.audio import AudioError, load_audio, resample
 from GPT_SoVITS.data.experiment import Experiment, item_name
-from GPT_SoVITS.fileio import atomic_output
+from GPT_SoVITS.fileio import atomic_output, atomic_torch_save
 from GPT_SoVITS.prepare.common import (
     StageError,
     add_common_args,
@@ -32,7 +32,6 @@ from GPT_SoVITS.prepare.common import (
     stage_main,
 )
 from GPT_SoVITS.progress import ProgressLog
-from GPT_SoVITS.train.common import atomic_torch_save
 
 log = logging.getLogger(__name__)
 STAGE = "prepare.hubert"

@@ -25,6 +25,7 @@ from GPT_SoVITS.data.experiment import (
     write_name2text,
 )
 from GPT_SoVITS.data.validate import BERT_LANGUAGES
+from GPT_SoVITS.fileio import atomic_torch_save
 from GPT_SoVITS.listfile import ListEntry
 from GPT_SoVITS.prepare.common import (
     StageError,
@@ -36,7 +37,6 @@ from GPT_SoVITS.prepare.common import (
     stage_main,
 )
 from GPT_SoVITS.progress import ProgressLog
-from GPT_SoVITS.train.common import atomic_torch_save
 
 log = logging.getLogger(__name__)
 STAGE = "prepare.text"
