@@ -73,8 +73,12 @@ def test_format_values_and_report(ctx: AppContext, tmp_path: Path) -> None:
     wav = tmp_path / "a.wav"
     sf.write(wav, np.zeros(1600, np.float32), 16000)
     lst.write_text(f"{wav}|s|en|hello\n{tmp_path / 'gone.wav'}|s|en|missing\n", encoding="utf-8")
-    vals = fmt.format_values(ctx, "voice1", str(lst), "", "v2", str(tmp_path), str(tmp_path), "cpu")
+    named = {"exp_name": "voice1", "list": str(lst), "audio_root": "", "version": "v2", "device": "cpu"}
+    (tmp_path / "hubert").mkdir()
+    vals = fmt.format_values(ctx, {**named, "bert": str(tmp_path), "hubert": str(tmp_path / "hubert")})
     assert [v["exp"] for v in vals] == [str(tmp_path / "logs" / "voice1")] * 3
+    assert "bert" in vals[0] and "bert" not in vals[1] and vals[1]["hubert"] == str(tmp_path / "hubert")
+    assert all(v["device"] == "cpu" and v["version"] == "v2" for v in vals)
     assert vals[2]["pretrained_sovits"].endswith("gsv-v2final-pretrained/s2G2333k.pth")
     with pytest.raises(StageInputError, match="no such file") as e:  # the pretrained G is absent here
         start_job(ctx, ["prepare_text", "prepare_hubert", "prepare_semantic"], vals)
@@ -91,9 +95,9 @@ def test_format_values_and_report(ctx: AppContext, tmp_path: Path) -> None:
 def test_train_helpers(ctx: AppContext, tmp_path: Path) -> None:
     (tmp_path / "logs" / "v").mkdir(parents=True)
     gpt_dir = str(tmp_path / "GPT_weights")
-    vals = train.train_values(
-        ctx, "train_gpt", "v", "v1", "", 3, 4, 2, True, gpt_dir, "cpu", "auto", "", 5, True
-    )
+    named = {"exp_name": "v", "version": "v1", "pretrained": "", "epochs": 3, "batch_size": 4}
+    named |= {"save_every": 2, "dpo": True, "weights_dir": gpt_dir, "device": "cpu", "precision": "auto"}
+    vals = train.train_values(ctx, {**named, "list": "", "max_steps": 5, "no_sample": True})
     assert (
         vals[0]["exp"] == str(tmp_path / "logs" / "v")
         and vals[0]["dpo"] is True

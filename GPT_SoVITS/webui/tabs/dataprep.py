@@ -9,7 +9,7 @@ import gradio as gr
 from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.runner import JobStatus
 from GPT_SoVITS.webui.stages import FEEDS, STAGES, asr_list_path
-from GPT_SoVITS.webui.tabs.common import form_values, job_panel, stage_form, wire_job
+from GPT_SoVITS.webui.tabs.common import job_panel, one_stage, stage_form, wire_job
 
 TOOL_STAGES = ("separate", "channels", "loudnorm", "denoise", "vad", "slice", "asr")
 # Official output folder names where there is one (output/slicer_opt, output/asr_opt, output/uvr5_opt).
@@ -52,8 +52,7 @@ def build_dataprep_tab(ctx: AppContext) -> dict[str, Any]:
 
         if stage == "asr":
             outputs.append(asr_list)
-        inputs = [forms[stage][a.key] for a in spec.args]
-        wire_job(ctx, panels[stage], [stage], inputs, form_values(spec), on_success, outputs)
+        wire_job(ctx, panels[stage], [stage], forms[stage], one_stage, on_success, outputs)
     comps = {f"{s}.{k}": c for s, form in forms.items() for k, c in form.items()}
     comps["asr_list"] = asr_list
     return comps

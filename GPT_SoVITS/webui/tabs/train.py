@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from GPT_SoVITS import paths
+from GPT_SoVITS.versions import DEFAULT_VERSION
 from GPT_SoVITS.webui import pretrained
 from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.runner import JobStatus
@@ -35,15 +37,11 @@ def pretrained_defaults(ctx: AppContext, version: str) -> dict[str, str]:
     return {k: str(base / rel) if rel and (base / rel).is_file() else "" for k, rel in found.items()}
 
 
-def train_values(
-    ctx: AppContext, stage: str, exp_name: str, version: str, *vals: Any
-) -> list[dict[str, Any]]:
-    """The values of ``stage`` (train_sovits / train_gpt): the experiment name becomes logs/<exp>."""
-    keys = [a.key for a in STAGES[stage].args if a.key not in SHARED]
-    values = dict(zip(keys, vals, strict=True))
-    values["exp"] = str(exp_dir(ctx, exp_name))
-    values["version"] = version
-    return [values]
+def train_values(ctx: AppContext, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The stage's values from the tab's values by name (``exp_name``, ``version`` and the stage form's
+    keys): the experiment name becomes logs/<exp>."""
+    own = {k: v for k, v in values.items() if k != "exp_name"}
+    return [{**own, "exp": str(exp_dir(ctx, values["exp_name"]))}]
 
 
 def loss_frame(events: list[dict]) -> pd.DataFrame:
@@ -91,10 +89,12 @@ def build_train_tab(ctx: AppContext) -> dict[str, Any]:
             experiments(ctx), label=ctx.t("arg.exp_name"), allow_custom_value=True, elem_id="train-exp"
         )
         versions = list(STAGES["train_sovits"].arg("version").choices)
-        version = gr.Dropdown(versions, value="v2", label=ctx.t("arg.version"), elem_id="train-version")
+        version = gr.Dropdown(
+            versions, value=DEFAULT_VERSION.value, label=ctx.t("arg.version"), elem_id="train-version"
+        )
         refresh = gr.Button(ctx.t("train.refresh"), elem_id="train-refresh")
     defaults = {
-        **pretrained_defaults(ctx, "v2"),
+        **pretrained_defaults(ctx, DEFAULT_VERSION.value),
         "weights_dir": str(ctx.root / "SoVITS_weights"),
     }
     gpt_defaults = {**defaults, "weights_dir": str(ctx.root / "GPT_weights")}
@@ -108,13 +108,13 @@ def build_train_tab(ctx: AppContext) -> dict[str, Any]:
             panel = job_panel(ctx, stage)
             plot = gr.LinePlot(x="step", y="value", color="series", label=ctx.t("train.loss"), height=240)
 
-            def to_values(name: str, ver: str, *vals: Any, stage: str = stage) -> list[dict[str, Any]]:
-                return train_values(ctx, stage, name, ver, *vals)
+            def to_values(values: dict[str, Any]) -> list[dict[str, Any]]:
+                return train_values(ctx, values)
 
             def on_poll(st: JobStatus | None) -> list[Any]:
                 return [loss_frame(st.events) if st is not None else gr.update()]
 
-            inputs = [exp_name, version, *form.values()]
+            inputs = {"exp_name": exp_name, "version": version, **form}
             wire_job(ctx, panel, [stage], inputs, to_values, on_poll=on_poll, poll_outputs=[plot])
             comps.update({f"{stage}.{k}": c for k, c in form.items()})
     gr.Markdown(f"### {ctx.t('train.exported')}")
