@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import soundfile as sf
 from GPT_SoVITS import paths
 from GPT_SoVITS.inference.request import CUT_METHODS, V2_LANGUAGES, RequestError, TTSRequest
 from GPT_SoVITS.listfile import parse_list
+from GPT_SoVITS.versions import DEFAULT_VERSION
 from GPT_SoVITS.webui.apiclient import ApiError, ApiSettings, save_result
 from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.plots import spectrogram_image
@@ -43,54 +45,31 @@ def scan_weights(root: Path) -> tuple[list[str], list[str]]:
     return files("GPT_weights", (".ckpt",)), files("SoVITS_weights", (".pth",))
 
 
-def build_request(
-    text: str,
-    text_lang: str,
-    ref_audio: str | None,
-    prompt_text: str,
-    prompt_lang: str,
-    ref_free: bool,
-    aux_refs: list[str] | None,
-    cut: str,
-    top_k: float,
-    top_p: float,
-    temperature: float,
-    repetition_penalty: float,
-    speed: float,
-    interval: float,
-    seed: float,
-    batch_size: float,
-    split_bucket: bool,
-    parallel: bool,
-) -> dict[str, Any]:
-    """The api_v2 /tts body for the UI values, validated as the server does (RequestError names the field)."""
-    req = TTSRequest.from_mapping(
-        {
-            "text": text,
-            "text_lang": text_lang,
-            "ref_audio_path": ref_audio or "",
-            "prompt_text": "" if ref_free else prompt_text,
-            "prompt_lang": prompt_lang,
-            "ref_free": bool(ref_free),
-            "aux_ref_audio_paths": [str(p) for p in aux_refs or []],
-            "text_split_method": cut,
-            "top_k": int(top_k),
-            "top_p": float(top_p),
-            "temperature": float(temperature),
-            "repetition_penalty": float(repetition_penalty),
-            "speed_factor": float(speed),
-            "fragment_interval": float(interval),
-            "seed": int(seed),
-            "batch_size": int(batch_size),
-            "split_bucket": bool(split_bucket),
-            "parallel_infer": bool(parallel),
-            "media_type": "wav",
-        }
-    )
-    return req.to_dict()
+REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(TTSRequest))
+ENGINE_FIELDS = frozenset(f.name for f in dataclasses.fields(ApiSettings))
 
 
-def phoneme_preview(text: str, mode: str, version: str = "v2") -> list[list[str]]:
+def build_request(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The api_v2 /tts body for the UI values keyed by ``TTSRequest`` field name, validated as the server
+    does (RequestError names the field). An empty reference is "", reference-free drops the transcript."""
+    data = dict(values)
+    data["ref_audio_path"] = data.get("ref_audio_path") or ""
+    data["aux_ref_audio_paths"] = [str(p) for p in data.get("aux_ref_audio_paths") or []]
+    if data.get("ref_free"):
+        data["prompt_text"] = ""
+    return TTSRequest.from_mapping({**data, "media_type": "wav"}).to_dict()
+
+
+def split_values(values: Mapping[str, Any]) -> tuple[ApiSettings, dict[str, Any]]:
+    """The tab's values by name -> (API process settings, /tts body); ValueError without weights."""
+    engine = {k: v for k, v in values.items() if k in ENGINE_FIELDS}
+    if not engine.get("gpt") or not engine.get("sovits"):
+        raise ValueError("need_weights")
+    settings = ApiSettings(**{**engine, "bert": engine["bert"].strip(), "hubert": engine["hubert"].strip()})
+    return settings, build_request({k: v for k, v in values.items() if k not in ENGINE_FIELDS})
+
+
+def phoneme_preview(text: str, mode: str, version: str = DEFAULT_VERSION.value) -> list[list[str]]:
     """Rows (language, normalised text, phonemes, G2P backend) of what the model will read; ``{word|reading}``
     overrides in the text are applied as the engine applies them."""
     from GPT_SoVITS.text.frontend import preview
