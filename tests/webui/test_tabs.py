@@ -132,33 +132,31 @@ def test_train_helpers(ctx: AppContext, tmp_path: Path) -> None:
 
 
 def test_inference_request_and_weight_scan(tmp_path: Path) -> None:
-    args = [
-        "hello",
-        "en",
-        "/r.wav",
-        "hi",
-        "en",
-        False,
-        None,
-        "cut5",
-        15,
-        1,
-        1,
-        1.35,
-        1,
-        0.3,
-        42,
-        1,
-        True,
-        True,
-    ]
-    body = inference.build_request(*args)
+    values = {"text": "hello", "text_lang": "en", "ref_audio_path": "/r.wav", "prompt_text": "hi"}
+    values |= {
+        "prompt_lang": "en",
+        "ref_free": False,
+        "aux_ref_audio_paths": None,
+        "text_split_method": "cut5",
+    }
+    values |= {"top_k": 15.0, "top_p": 1, "temperature": 1, "repetition_penalty": 1.35, "speed_factor": 1}
+    values |= {"fragment_interval": 0.3, "seed": 42.0, "batch_size": 1, "split_bucket": True}
+    body = inference.build_request({**values, "parallel_infer": True})
     assert body["seed"] == 42 and body["text_split_method"] == "cut5" and body["prompt_text"] == "hi"
-    assert inference.build_request(*args[:5], True, *args[6:])["prompt_text"] == ""  # reference-free
+    assert body["top_k"] == 15 and body["aux_ref_audio_paths"] == [] and body["media_type"] == "wav"
+    assert inference.build_request({**values, "ref_free": True})["prompt_text"] == ""  # reference-free
     with pytest.raises(RequestError, match="text"):
-        inference.build_request("", *args[1:])
+        inference.build_request({**values, "text": ""})
     with pytest.raises(RequestError, match="top_p"):
-        inference.build_request(*args[:9], 1.5, *args[10:])
+        inference.build_request({**values, "top_p": 1.5})
+    engine = {"gpt": "g.ckpt", "sovits": "s.pth", "bert": " b ", "hubert": "h", "no_bert": True}
+    engine |= {"device": "cpu", "precision": "fp32"}
+    settings, body = inference.split_values({**values, **engine}, i18n.I18n("en_US"))
+    assert (settings.gpt, settings.bert, settings.no_bert) == ("g.ckpt", "b", True) and body[
+        "text"
+    ] == "hello"
+    with pytest.raises(ValueError, match="choose GPT and SoVITS"):
+        inference.split_values({**values, **engine, "gpt": None}, i18n.I18n("en_US"))
     for d, f in (("GPT_weights", "a.ckpt"), ("GPT_weights_v2", "b.ckpt"), ("SoVITS_weights_v2Pro", "c.pth")):
         (tmp_path / d).mkdir()
         (tmp_path / d / f).write_bytes(b"x")
