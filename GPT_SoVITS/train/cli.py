@@ -122,16 +122,15 @@ def list_entries(args: argparse.Namespace) -> list[ListEntry] | None:
 
 
 def phone_mapper(version: str) -> Callable[[Sequence[str]], list[int]]:
-    """Phones -> ids in the symbol table of ``version`` (official ``cleaned_text_to_sequence``)."""
-    from GPT_SoVITS.text.symbols import symbols
-
-    table = {s: i for i, s in enumerate(symbols("v1" if version == "v1" else "v2"))}
+    """Phones -> ids in the symbol table of ``version`` (the frontend's ``phones_to_ids``); an unknown phone
+    is an ExperimentError (the experiment was formatted for another version)."""
+    from GPT_SoVITS.text.frontend import FrontendError, phones_to_ids
 
     def to_ids(phones: Sequence[str]) -> list[int]:
         try:
-            return [table[p] for p in phones]
-        except KeyError as e:
-            raise ExperimentError(f"phone {e.args[0]!r} is not in the {version} symbol table") from e
+            return phones_to_ids(list(phones), version)
+        except FrontendError as e:
+            raise ExperimentError(str(e)) from e
 
     return to_ids
 

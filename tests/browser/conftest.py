@@ -30,6 +30,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 SCREENSHOTS = REPO / "docs" / "screenshots"
+EXPECT_TIMEOUT_MS = 30_000
 PUBLISH_ENV = "GSV_SCREENSHOTS"  # "1": copy the README screenshots to SCREENSHOTS
 
 
@@ -51,6 +52,8 @@ def chromium() -> Path:
 @pytest.fixture(scope="session")
 def browser(chromium: Path) -> Iterator:
     sync_api = pytest.importorskip("playwright.sync_api")
+    # Checks wait up to EXPECT_TIMEOUT_MS (Playwright's 5 s is too short on a busy 2-core CI machine).
+    sync_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         yield b
