@@ -40,7 +40,7 @@ def test_catalogues_have_the_same_keys_and_cover_the_source() -> None:
         assert all(v.strip() for v in cat.values())
     used = set()
     for src in [*(REPO / "GPT_SoVITS" / "webui").rglob("*.py"), *(REPO / "subfix").glob("*.py")]:
-        used |= set(re.findall(r"\bt\(\"([a-z_]+\.[a-z_.]+)\"", src.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"\bt\([\"']([a-z_]+\.[a-z_.]+)[\"']", src.read_text(encoding="utf-8")))
     assert used and used <= keys, sorted(used - keys)
     assert i18n.I18n("zh_CN")("subfix.page", page=1, pages=2, rows=3, path="a").startswith("第 1/2 页")
 
@@ -90,6 +90,7 @@ def test_format_values_and_report(ctx: AppContext, tmp_path: Path) -> None:
     report = fmt.experiment_report(exp, lst)
     assert "| list | 1 |" in report and "| 2-name2text.txt | 1 |" in report and "| 3-bert | 0 |" in report
     assert "line 2: audio file not found" in report
+    assert "| 列表 | 1 |" in fmt.experiment_report(exp, lst, i18n.I18n("zh_CN"))
 
 
 def test_train_helpers(ctx: AppContext, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from GPT_SoVITS.listfile import ListFileError, parse_list
 from GPT_SoVITS.versions import DEFAULT_VERSION
 from GPT_SoVITS.webui import pretrained
 from GPT_SoVITS.webui.context import AppContext
+from GPT_SoVITS.webui.i18n import I18n
 from GPT_SoVITS.webui.runner import JobStatus
 from GPT_SoVITS.webui.stages import PRECISIONS, STAGES, VERSIONS, StageInputError
 from GPT_SoVITS.webui.tabs.common import device_choices, job_panel, wire_job
@@ -55,8 +56,9 @@ def _count_files(folder: Path, suffix: str) -> int:
     return len(list(folder.glob(f"*{suffix}"))) if folder.is_dir() else 0
 
 
-def experiment_report(exp: Path, list_path: Path) -> str:
+def experiment_report(exp: Path, list_path: Path, t: I18n | None = None) -> str:
     """Markdown table: items in the list vs items each stage produced, and the list's bad lines."""
+    t = t or I18n("en_US")
     try:
         lines = parse_list(list_path)
     except ListFileError as e:
@@ -64,7 +66,7 @@ def experiment_report(exp: Path, list_path: Path) -> str:
     good = [ln for ln in lines if ln.ok]
     bad = [ln for ln in lines if not ln.ok]
     rows = [
-        ("list", len(good)),
+        (t("format.list_items"), len(good)),
         (paths.NAME2TEXT, _count_lines(exp / paths.NAME2TEXT)),
         (paths.BERT_DIR, _count_files(exp / paths.BERT_DIR, ".pt")),
         (paths.HUBERT_DIR, _count_files(exp / paths.HUBERT_DIR, ".pt")),
@@ -72,10 +74,10 @@ def experiment_report(exp: Path, list_path: Path) -> str:
         # the official tsv starts with a header line
         (paths.NAME2SEMANTIC, max(0, _count_lines(exp / paths.NAME2SEMANTIC) - 1)),
     ]
-    out = ["| | items |", "|---|---|", *(f"| {name} | {n} |" for name, n in rows)]
+    out = [f"| | {t('format.items')} |", "|---|---|", *(f"| {name} | {n} |" for name, n in rows)]
     if bad:
         out.append("")
-        out += [f"- line {ln.line_no}: {'; '.join(ln.errors)}" for ln in bad[:20]]
+        out += [f"- {t('format.bad_line', n=ln.line_no)}: {'; '.join(ln.errors)}" for ln in bad[:20]]
     return "\n".join(out)
 
 
@@ -109,7 +111,7 @@ def build_format_tab(ctx: AppContext) -> dict[str, Any]:
 
     def on_success(st: JobStatus) -> list[Any]:
         exp = Path(st.outputs["exp"])
-        return [experiment_report(exp, Path(st.outputs["list"])), exp.name]
+        return [experiment_report(exp, Path(st.outputs["list"]), ctx.t), exp.name]
 
     def to_values(values: dict[str, Any]) -> list[dict[str, Any]]:
         return format_values(ctx, values)
