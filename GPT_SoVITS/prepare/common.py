@@ -14,6 +14,7 @@ from GPT_SoVITS.data.validate import ValidationReport, check_experiment
 from GPT_SoVITS.devices import resolve_device, resolve_dtype
 from GPT_SoVITS.listfile import ListEntry, ListFileError, read_entries
 from GPT_SoVITS.progress import ProgressLog
+from GPT_SoVITS.versions import DEFAULT_VERSION, version_names
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,10 @@ def add_common_args(p: argparse.ArgumentParser, list_required: bool = True) -> N
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="model precision")
     p.add_argument(
-        "--version", default="v2", choices=["v1", "v2", "v2Pro", "v2ProPlus"], help="model version"
+        "--version",
+        default=DEFAULT_VERSION.value,
+        choices=version_names(lambda s: s.prepares),
+        help="model version",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 

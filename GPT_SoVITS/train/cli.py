@@ -17,6 +17,7 @@ from GPT_SoVITS.devices import resolve_device, resolve_dtype
 from GPT_SoVITS.listfile import ListEntry, ListFileError, read_entries
 from GPT_SoVITS.progress import ProgressLog
 from GPT_SoVITS.train.common import Amp, DistContext, cleanup_distributed, remove_partials, setup_distributed
+from GPT_SoVITS.versions import DEFAULT_VERSION, version_names
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,12 @@ def add_common_args(p: argparse.ArgumentParser, default_weights: Path) -> None:
         choices=["auto", "fp32", "fp16", "bf16"],
         help="auto: fp16 on CUDA, else fp32",
     )
-    p.add_argument("--version", default="v2", choices=["v1", "v2"], help="model version")
+    p.add_argument(
+        "--version",
+        default=DEFAULT_VERSION.value,
+        choices=version_names(lambda s: s.trains),
+        help="model version",
+    )
     p.add_argument("--seed", type=int, default=1234, help="random seed (each DDP rank adds its rank)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the config's)")
     p.add_argument("--log-interval", type=int, default=10, help="steps between metric lines")
