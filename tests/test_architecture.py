@@ -17,6 +17,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "GPT_SoVITS.inference": {"GPT_SoVITS.api", "GPT_SoVITS.webui"},
     "tools": UI_LIBS | {"subfix", "GPT_SoVITS.webui", "GPT_SoVITS.api"},
     "subfix.editor": UI_LIBS | {"GPT_SoVITS.webui"},
+    "subfix.actions": UI_LIBS,  # the action table: plain functions, testable without gradio
     # The UI process never holds models: it talks to the API process.
     "GPT_SoVITS.webui": {"GPT_SoVITS.models", "GPT_SoVITS.inference.engine", "torch"},
 }
