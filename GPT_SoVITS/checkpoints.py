@@ -36,7 +36,7 @@ from GPT_SoVITS.versions import (
 
 Kind = Literal["gpt", "sovits"]
 
-GPT_PREFIX = "model."
+GPT_PREFIX = "model."  # official GPT files prefix every key with it (the Lightning module's attribute)
 GPT_EMBEDDING_KEY = "model.ar_text_embedding.word_embeddings.weight"
 SOVITS_EMBEDDING_KEY = "enc_p.text_embedding.weight"
 # Official size rule for plain (PK) SoVITS files without a better clue (process_ckpt).
@@ -266,6 +266,11 @@ def _serialise(obj: Any) -> bytes:
 
 def _half(state_dict: Mapping[str, torch.Tensor]) -> collections.OrderedDict:
     return collections.OrderedDict((k, v.detach().to("cpu").half()) for k, v in state_dict.items())
+
+
+def strip_gpt_prefix(weight: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The model's state dict of an official GPT file's ``weight``: the keys without ``model.``."""
+    return {k.removeprefix(GPT_PREFIX): v for k, v in weight.items()}
 
 
 def save_gpt(

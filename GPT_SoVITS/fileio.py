@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def _umask() -> int:
@@ -40,5 +41,15 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     """Write ``payload`` to ``path`` atomically, flushed to disk before the rename."""
     with atomic_output(path) as tmp, tmp.open("wb") as f:
         f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """torch.save to a dot-prefixed temp file in the same folder, fsync, then rename over ``path``."""
+    import torch  # here, not at the top: the UI process uses this module and never imports torch
+
+    with atomic_output(path) as tmp, tmp.open("wb") as f:
+        torch.save(obj, f)
         f.flush()
         os.fsync(f.fileno())

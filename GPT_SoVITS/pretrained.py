@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from GPT_SoVITS.versions import ModelVersion
+
 HUB_REPO = "lj1995/GPT-SoVITS"
 
 BERT = ("chinese-roberta-wwm-ext-large/config.json", "chinese-roberta-wwm-ext-large/pytorch_model.bin",
@@ -19,7 +21,7 @@ HUBERT = ("chinese-hubert-base/config.json", "chinese-hubert-base/preprocessor_c
 
 @dataclass(frozen=True)
 class VersionFiles:
-    version: str
+    version: ModelVersion
     sovits_g: str  # pretrained SoVITS generator (also the quantizer of prepare.semantic)
     sovits_d: str | None  # pretrained discriminator (v1/v2/v2Pro fine-tuning)
     gpt: str
@@ -32,32 +34,36 @@ class VersionFiles:
 
 _V2 = "gsv-v2final-pretrained/"
 _S1V3 = "s1v3.ckpt"
-VERSIONS: dict[str, VersionFiles] = {
-    v.version: v
+VERSIONS: dict[str, VersionFiles] = {  # by official version name; every ModelVersion has a row (tested)
+    v.version.value: v
     for v in (
-        VersionFiles("v1", "s2G488k.pth", "s2D488k.pth", "s1bert25hz-2kh-longer-epoch=68e-step=50232.ckpt"),
         VersionFiles(
-            "v2",
+            ModelVersion.V1, "s2G488k.pth", "s2D488k.pth", "s1bert25hz-2kh-longer-epoch=68e-step=50232.ckpt"
+        ),
+        VersionFiles(
+            ModelVersion.V2,
             _V2 + "s2G2333k.pth",
             _V2 + "s2D2333k.pth",
             _V2 + "s1bert25hz-5kh-longer-epoch=12-step=369668.ckpt",
         ),
         VersionFiles(
-            "v2Pro",
+            ModelVersion.V2PRO,
             "v2Pro/s2Gv2Pro.pth",
             "v2Pro/s2Dv2Pro.pth",
             _S1V3,
             ("sv/pretrained_eres2netv2w24s4ep4.ckpt",),
         ),
         VersionFiles(
-            "v2ProPlus",
+            ModelVersion.V2PROPLUS,
             "v2Pro/s2Gv2ProPlus.pth",
             "v2Pro/s2Dv2ProPlus.pth",
             _S1V3,
             ("sv/pretrained_eres2netv2w24s4ep4.ckpt",),
         ),
-        VersionFiles("v3", "s2Gv3.pth", None, _S1V3),
-        VersionFiles("v4", "gsv-v4-pretrained/s2Gv4.pth", None, _S1V3, ("gsv-v4-pretrained/vocoder.pth",)),
+        VersionFiles(ModelVersion.V3, "s2Gv3.pth", None, _S1V3),
+        VersionFiles(
+            ModelVersion.V4, "gsv-v4-pretrained/s2Gv4.pth", None, _S1V3, ("gsv-v4-pretrained/vocoder.pth",)
+        ),
     )
 }
 

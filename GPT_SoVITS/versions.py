@@ -7,6 +7,7 @@ code path needs a ``_v3`` twin.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -41,23 +42,41 @@ class VersionSpec:
     has_sv_embedding: bool  # v2Pro/v2ProPlus condition on a speaker-verification embedding
     uses_cfm: bool  # v3/v4: conditional flow matching + separate vocoder
     cfm_mel: MelSettings | None = None  # mel the v3/v4 CFM works in (fixed in the official code)
+    prepares: bool = True  # the formatting stages (prepare.text/hubert/semantic) write its features
+    trains: bool = False  # the trainers (train.sovits/train.gpt) fine-tune it
 
 
 SPECS: dict[ModelVersion, VersionSpec] = {
     s.version: s
     for s in (
-        VersionSpec(ModelVersion.V1, "v1", b"00", 32000, False, False),
-        VersionSpec(ModelVersion.V2, "v2", b"01", 32000, False, False),
+        VersionSpec(ModelVersion.V1, "v1", b"00", 32000, False, False, trains=True),
+        VersionSpec(ModelVersion.V2, "v2", b"01", 32000, False, False, trains=True),
         VersionSpec(
-            ModelVersion.V3, "v2", b"02", 24000, False, True, MelSettings(1024, 256, 1024, 100, 24000)
+            ModelVersion.V3,
+            "v2",
+            b"02",
+            24000,
+            False,
+            True,
+            MelSettings(1024, 256, 1024, 100, 24000),
+            prepares=False,
         ),
         VersionSpec(
-            ModelVersion.V4, "v2", None, 48000, False, True, MelSettings(1280, 320, 1280, 100, 32000)
+            ModelVersion.V4,
+            "v2",
+            None,
+            48000,
+            False,
+            True,
+            MelSettings(1280, 320, 1280, 100, 32000),
+            prepares=False,
         ),
         VersionSpec(ModelVersion.V2PRO, "v2", b"05", 32000, True, False),
         VersionSpec(ModelVersion.V2PROPLUS, "v2", b"06", 32000, True, False),
     )
 }
+
+DEFAULT_VERSION = ModelVersion.V2  # what every version choice starts at (the official default)
 
 # Official header table (process_ckpt.get_sovits_version_from_path_fast). "03"/"04" mark LoRA files of v3/v4.
 HEADER_TO_VERSION: dict[bytes, tuple[ModelVersion, bool]] = {
@@ -87,3 +106,9 @@ def spec(version: ModelVersion | str) -> VersionSpec:
 def symbol_version_for_rows(n_rows: int) -> str:
     """Symbol set implied by the row count of a phoneme embedding (the official loader's rule)."""
     return "v1" if n_rows == V1_SYMBOL_COUNT else "v2"
+
+
+def version_names(where: Callable[[VersionSpec], bool] | None = None) -> tuple[str, ...]:
+    """The official names ("v1", "v2Pro", ...) of the versions whose spec satisfies ``where`` (all when
+    None), in table order: the choices of every version field in the UI and the stage CLIs."""
+    return tuple(v.value for v, s in SPECS.items() if where is None or where(s))

@@ -69,14 +69,6 @@ class Document:
     def __len__(self) -> int:
         return len(self.rows)
 
-    @property
-    def can_undo(self) -> bool:
-        return bool(self.undo_stack)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self.redo_stack)
-
 
 def _row_from_line(line: ListLine) -> Row:
     # A line whose fields parse but whose audio is missing stays editable; it is flagged, not dropped.
@@ -157,20 +149,9 @@ def search(doc: Document, query: str) -> list[int]:
 # --- editing -----------------------------------------------------------------------------------------------
 
 
-def edit_text(doc: Document, index: int, text: str) -> Document:
-    """Set the text of row ``index``; an unchanged text returns ``doc`` itself (no undo step)."""
-    _check_index(doc, index)
-    row = doc.rows[index]
-    if row.entry is None:
-        raise EditorError(f"row {index} cannot be parsed ({'; '.join(row.errors)}); fix the file by hand")
-    text = clean_text(text)
-    if text == row.entry.text:
-        return doc
-    return _commit(doc, (*doc.rows[:index], _edited(row, text), *doc.rows[index + 1 :]))
-
-
 def edit_texts(doc: Document, texts: dict[int, str]) -> Document:
-    """Apply several text edits as one undo step (a page of text boxes saved at once)."""
+    """Apply several text edits as one undo step (a page of text boxes saved at once); rows that cannot
+    be parsed are read-only and left as they are; unchanged texts return ``doc`` itself (no undo step)."""
     rows = list(doc.rows)
     changed = False
     for index, text in texts.items():
@@ -180,9 +161,7 @@ def edit_texts(doc: Document, texts: dict[int, str]) -> Document:
             continue
         cleaned = clean_text(text)
         if cleaned != row.entry.text:
-            rows[index] = Row(
-                entry=dataclasses.replace(row.entry, text=cleaned), raw=row.raw, errors=row.errors
-            )
+            rows[index] = _edited(row, cleaned)
             changed = True
     return _commit(doc, tuple(rows)) if changed else doc
 

@@ -4,6 +4,9 @@ Each browser session has its own :class:`subfix.editor.Document` in a ``gr.State
 applies the texts currently in the page's text boxes, so nothing typed is lost when paging or saving even
 without a submit button; typing also updates the document as you go. Events of the editor share one queue
 slot so that a text update and a click never work on the same document at once.
+
+Actions are rows of one table (``subfix.actions.ACTIONS``); their inputs reach the handlers by name: the
+``Params`` field names, ``text_<slot>`` and ``select_<slot>``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import gradio as gr
 
 from GPT_SoVITS.webui.i18n import I18n
 from subfix import editor
+from subfix.actions import Params, act, apply_texts
 from subfix.editor import Document, EditorError
 
 ROWS = 10
@@ -40,105 +44,11 @@ HEAD = """
 </script>
 """
 
-# js of the split button: replace the row and cursor inputs by the remembered text cursor, if any.
-SPLIT_JS = """
-(...args) => {
-  const c = window.__subfixCursor;
-  const n = args.length;
-  if (c && args[n - 1] === "cursor") { args[n - 4] = c.slot; args[n - 3] = c.pos; args[n - 5] = -1; }
-  return args;
-}
-"""
+# Runs in the browser before a split: the remembered cursor as JSON, into the hidden "cursor" field.
+CURSOR_JS = "() => JSON.stringify(window.__subfixCursor || null)"
 
-
-@dataclass
-class Params:
-    """The action inputs besides texts and selections."""
-
-    target: float = -1  # goto: row index; split in "duplicate" mode: row index
-    slot: float = -1  # split in "cursor" mode: slot of the page whose text box holds the cursor
-    cursor: float = -1  # split in "cursor" mode: character position of the cut
-    split_at: float = 0.0  # split: seconds
-    text_mode: str = "cursor"  # split: "cursor" | "duplicate"
-    silence: float = 0.3  # merge: seconds between clips
-    query: str = ""
-
-
-def page_indices(doc: Document, page: int, rows: int) -> list[int]:
-    return [i for i, _ in editor.page(doc, page, rows)]
-
-
-def apply_texts(doc: Document, page: int, rows: int, texts: list[str]) -> Document:
-    """The document with the page's text boxes applied (one undo step; unchanged texts are no step)."""
-    edits = {}
-    for idx, text in zip(page_indices(doc, page, rows), texts, strict=False):
-        if doc.rows[idx].entry is not None and text is not None:
-            edits[idx] = text
-    return editor.edit_texts(doc, edits)
-
-
-def _split_target(doc: Document, page: int, rows: int, p: Params) -> tuple[int, int | None]:
-    """(row, text cursor or None) of a split: the text box holding the cursor, or the row number field."""
-    if p.text_mode == "cursor":
-        if p.slot is None or p.slot < 0 or p.cursor is None or p.cursor < 0:
-            raise EditorError("click into the text where it should be cut, then press split")
-        indices = page_indices(doc, page, rows)
-        if int(p.slot) >= len(indices):
-            raise EditorError(f"there is no row in slot {int(p.slot)} of this page")
-        return indices[int(p.slot)], int(p.cursor)
-    if p.target is None or p.target < 0:
-        raise EditorError("enter the number of the row to split")
-    return int(p.target), None
-
-
-def act(
-    action: str, doc: Document | None, page: int, rows: int, texts: list[str], checks: list[bool], p: Params
-) -> tuple[Document | None, int, str]:
-    """Apply the page's texts, then ``action``; returns (document, page, status line). EditorError on a bad
-    request (the caller shows it and keeps the previous document)."""
-    if doc is None:
-        raise EditorError("open a .list file first")
-    doc = apply_texts(doc, page, rows, texts)
-    selected = [i for i, on in zip(page_indices(doc, page, rows), checks, strict=False) if on]
-    last = editor.page_count(doc, rows) - 1
-    status = ""
-    if action == "prev":
-        page = max(0, page - 1)
-    elif action == "next":
-        page = min(last, page + 1)
-    elif action == "goto":
-        if not 0 <= int(p.target) < len(doc):
-            raise EditorError(f"row {int(p.target)} does not exist (0 .. {len(doc) - 1})")
-        page = editor.page_of(int(p.target), rows)
-    elif action == "search":
-        found = editor.search(doc, p.query)
-        if not found:
-            return doc, page, f"no row contains {p.query!r}"
-        start = (page + 1) * rows
-        target = next((i for i in found if i >= start), found[0])
-        page = editor.page_of(target, rows)
-        status = f"{len(found)} match(es): rows {', '.join(map(str, found[:20]))}"
-    elif action == "merge":
-        doc = editor.merge(doc, selected, p.silence)
-        status = f"merged rows {', '.join(map(str, selected))}"
-    elif action == "split":
-        row, cursor = _split_target(doc, page, rows, p)
-        doc = editor.split(doc, row, float(p.split_at), cursor)
-        status = f"split row {row} at {float(p.split_at):.2f} s"
-    elif action == "delete":
-        doc = editor.delete(doc, selected)
-        status = f"deleted rows {', '.join(map(str, selected))} (audio kept on disk)"
-    elif action == "undo":
-        doc = editor.undo(doc)
-    elif action == "redo":
-        doc = editor.redo(doc)
-    elif action == "save":
-        doc = editor.save(doc)
-        status = f"saved {len(doc)} lines to {doc.path} (previous version: {doc.path.name}.bak)"
-    elif action != "apply":
-        raise EditorError(f"unknown action {action!r}")
-    page = min(page, editor.page_count(doc, rows) - 1)
-    return doc, page, status
+# Per slot of a page, in this order: what render() gives and which components show it.
+SLOT_PARTS = ("label", "text", "audio", "image", "select")
 
 
 @functools.lru_cache(maxsize=512)
@@ -148,16 +58,6 @@ def _thumb(path: str, mtime: float) -> Any:
     return spectrogram_image(path, 240, 56)
 
 
-def _duration(path: Path) -> float:
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-    except (OSError, RuntimeError):
-        return 0.0
-    return info.frames / info.samplerate
-
-
 def thumbnail(path: Path) -> Any:
     try:
         return _thumb(str(path), path.stat().st_mtime)
@@ -165,53 +65,49 @@ def thumbnail(path: Path) -> Any:
         return None
 
 
-def render(doc: Document | None, page: int, rows: int, t: I18n, status: str = "") -> list[Any]:
-    """Outputs: info line, then per slot (label html, text box, audio, thumbnail, select box)."""
-    out: list[Any] = []
+def _empty_slot() -> dict[str, Any]:
+    return {
+        "label": gr.update(value=""),
+        "text": gr.update(value="", visible=False),
+        "audio": None,
+        "image": None,
+        "select": gr.update(value=False),
+    }
+
+
+def _slot_view(doc: Document, idx: int) -> dict[str, Any]:
+    """What slot shows row ``idx``: label html, text box, audio path (None: not playable), thumbnail."""
+    row = doc.rows[idx]
+    errors = f' <span class="subfix-err">⚠ {html.escape("; ".join(row.errors))}</span>' if row.errors else ""
+    name = html.escape(Path(row.entry.path).name) if row.entry else ""
+    audio_path = editor.resolve_audio_path(doc, idx)
+    playable = audio_path is not None and audio_path.is_file()
+    try:
+        seconds = f" · {editor.audio_duration(doc, idx):.2f} s" if playable else ""
+    except EditorError:
+        seconds = ""
+    return {
+        "label": f'<span class="subfix-idx" data-row="{idx}">#{idx}</span> {name}{seconds}{errors}',
+        "text": gr.update(value=row.text, visible=True, interactive=row.entry is not None),
+        "audio": str(audio_path) if playable else None,
+        "image": thumbnail(audio_path) if playable else None,
+        "select": gr.update(value=False),
+    }
+
+
+def render(
+    doc: Document | None, page: int, rows: int, t: I18n, status: str = ""
+) -> tuple[str, list[dict[str, Any]]]:
+    """(info line, one view per slot keyed by :data:`SLOT_PARTS`) of the page."""
     if doc is None:
-        out.append(t("subfix.none"))
-        for _ in range(rows):
-            out += [
-                gr.update(value=""),
-                gr.update(value="", visible=False),
-                None,
-                None,
-                gr.update(value=False),
-            ]
-        return out
+        return t("subfix.none"), [_empty_slot() for _ in range(rows)]
     dirty = " ●" if doc.dirty else ""
     info = t(
         "subfix.page", page=page + 1, pages=editor.page_count(doc, rows), rows=len(doc), path=str(doc.path)
     )
-    out.append(f"{info}{dirty}" + (f"  \n{status}" if status else ""))
     items = editor.page(doc, page, rows)
-    for slot in range(rows):
-        if slot >= len(items):
-            out += [
-                gr.update(value=""),
-                gr.update(value="", visible=False),
-                None,
-                None,
-                gr.update(value=False),
-            ]
-            continue
-        idx, row = items[slot]
-        errors = (
-            f' <span class="subfix-err">⚠ {html.escape("; ".join(row.errors))}</span>' if row.errors else ""
-        )
-        name = html.escape(Path(row.entry.path).name) if row.entry else ""
-        audio_path = editor.resolve_audio_path(doc, idx)
-        playable = audio_path is not None and audio_path.is_file()
-        seconds = f" · {_duration(audio_path):.2f} s" if playable else ""
-        label = f'<span class="subfix-idx" data-row="{idx}">#{idx}</span> {name}{seconds}{errors}'
-        out += [
-            label,
-            gr.update(value=row.text, visible=True, interactive=row.entry is not None),
-            str(audio_path) if playable else None,
-            thumbnail(audio_path) if playable else None,
-            gr.update(value=False),
-        ]
-    return out
+    slots = [_slot_view(doc, items[s][0]) if s < len(items) else _empty_slot() for s in range(rows)]
+    return f"{info}{dirty}" + (f"  \n{status}" if status else ""), slots
 
 
 def _load_audio(path: Path) -> tuple[int, Any] | None:
@@ -225,15 +121,19 @@ def _load_audio(path: Path) -> tuple[int, Any] | None:
     return int(sr), wav
 
 
-def build_label_tab(t: I18n, default_list: str = "", rows: int = ROWS) -> dict[str, Any]:
-    """The editor's components; must be called inside a ``gr.Blocks`` (the launcher adds ``HEAD`` to it)."""
-    doc_state = gr.State(None)
-    page_state = gr.State(0)
+# --------------------------------------------------------------------------------------------------------
+# Layout: one builder per row; each returns its components by name.
+
+
+def _file_row(t: I18n, default_list: str) -> dict[str, Any]:
     with gr.Row():
         path = gr.Textbox(default_list, label=t("subfix.list"), elem_id="subfix-path", scale=4)
         root = gr.Textbox(label=t("arg.audio_root"), elem_id="subfix-root", scale=2)
         load = gr.Button(t("subfix.load"), variant="primary", elem_id="subfix-load", scale=0)
-    info = gr.Markdown(t("subfix.none"), elem_id="subfix-info")
+    return {"path": path, "root": root, "load": load}
+
+
+def _nav_row(t: I18n) -> dict[str, Any]:
     with gr.Row():
         prev = gr.Button(t("subfix.prev"), elem_id="subfix-prev", scale=0)
         nxt = gr.Button(t("subfix.next"), elem_id="subfix-next", scale=0)
@@ -243,24 +143,34 @@ def build_label_tab(t: I18n, default_list: str = "", rows: int = ROWS) -> dict[s
         goto = gr.Button(t("subfix.goto"), elem_id="subfix-goto-btn", scale=0)
         query = gr.Textbox(label=t("subfix.search"), elem_id="subfix-query", scale=2)
         find = gr.Button(t("subfix.find"), elem_id="subfix-find", scale=0)
-    slots = []
-    for i in range(rows):
-        with gr.Row(equal_height=True):
-            label = gr.HTML(elem_id=f"subfix-label-{i}", min_height=20)
-            text = gr.Textbox(show_label=False, elem_id=f"subfix-text-{i}", scale=5, visible=False)
-            audio = gr.Audio(
+    return {"prev": prev, "next": nxt, "goto": goto, "search": find, "target": goto_n, "query": query}
+
+
+def _slot_row(t: I18n, i: int) -> dict[str, Any]:
+    with gr.Row(equal_height=True):
+        return {
+            "label": gr.HTML(elem_id=f"subfix-label-{i}", min_height=20),
+            "text": gr.Textbox(show_label=False, elem_id=f"subfix-text-{i}", scale=5, visible=False),
+            "audio": gr.Audio(
                 type="numpy", interactive=False, show_label=False, elem_id=f"subfix-audio-{i}", scale=3
-            )
-            image = gr.Image(type="pil", interactive=False, show_label=False, height=60, scale=2)
-            sel = gr.Checkbox(label=t("subfix.select"), elem_id=f"subfix-sel-{i}", scale=0, min_width=80)
-        slots.append((label, text, audio, image, sel))
+            ),
+            "image": gr.Image(type="pil", interactive=False, show_label=False, height=60, scale=2),
+            "select": gr.Checkbox(label=t("subfix.select"), elem_id=f"subfix-sel-{i}", scale=0, min_width=80),
+        }
+
+
+def _edit_row(t: I18n) -> dict[str, Any]:
     with gr.Row():
         silence = gr.Number(0.3, label=t("subfix.silence"), elem_id="subfix-silence", scale=0, min_width=120)
-        merge = gr.Button(t("subfix.merge"), elem_id="subfix-merge")
-        delete = gr.Button(t("subfix.delete"), elem_id="subfix-delete")
-        undo = gr.Button(t("subfix.undo"), elem_id="subfix-undo")
-        redo = gr.Button(t("subfix.redo"), elem_id="subfix-redo")
+        buttons = {
+            action: gr.Button(t(f"subfix.{action}"), elem_id=f"subfix-{action}")
+            for action in ("merge", "delete", "undo", "redo")
+        }
         save = gr.Button(t("subfix.save"), variant="primary", elem_id="subfix-save")
+    return {**buttons, "save": save, "silence": silence}
+
+
+def _split_row(t: I18n) -> dict[str, Any]:
     with gr.Row():
         mode = gr.Radio(
             [(t("subfix.split_cursor"), "cursor"), (t("subfix.split_dup"), "duplicate")],
@@ -271,86 +181,127 @@ def build_label_tab(t: I18n, default_list: str = "", rows: int = ROWS) -> dict[s
         split_row = gr.Number(-1, precision=0, label=t("subfix.split_row"), elem_id="subfix-split-row")
         split_at = gr.Number(1.0, label=t("subfix.split_at"), elem_id="subfix-split-at")
         split = gr.Button(t("subfix.split"), elem_id="subfix-split")
-    slot_in = gr.Number(-1, precision=0, visible=False)
-    cursor_in = gr.Number(-1, precision=0, visible=False)
+    cursor = gr.Textbox(visible=False, elem_id="subfix-cursor")  # filled by CURSOR_JS
+    return {"split": split, "text_mode": mode, "target": split_row, "split_at": split_at, "cursor": cursor}
 
-    texts = [s[1] for s in slots]
-    checks = [s[4] for s in slots]
-    flat_out = [c for s in slots for c in s]
-    outputs = [doc_state, page_state, info, *flat_out]
 
-    def show(doc: Document | None, page: int, status: str = "") -> list[Any]:
-        parts = render(doc, page, rows, t, status)
-        # players get the samples, not the path (see _load_audio)
-        for s in range(rows):
-            pos = 1 + s * 5 + 2
-            if isinstance(parts[pos], str):
-                parts[pos] = _load_audio(Path(parts[pos]))
-        return [doc, page, *parts]
+def build_label_tab(t: I18n, default_list: str = "", rows: int = ROWS) -> dict[str, Any]:
+    """The editor's components; must be called inside a ``gr.Blocks`` (the launcher adds ``HEAD`` to it)."""
+    ui = LabelTab(t, rows, gr.State(None), gr.State(0))
+    files = _file_row(t, default_list)
+    ui.info = gr.Markdown(t("subfix.none"), elem_id="subfix-info")
+    nav = _nav_row(t)
+    ui.slots = [_slot_row(t, i) for i in range(rows)]
+    edit = _edit_row(t)
+    split = _split_row(t)
+    # action -> (its button, its Params inputs by field name)
+    table = {
+        "prev": (nav["prev"], {}),
+        "next": (nav["next"], {}),
+        "goto": (nav["goto"], {"target": nav["target"]}),
+        "search": (nav["search"], {"query": nav["query"]}),
+        "merge": (edit["merge"], {"silence": edit["silence"]}),
+        "delete": (edit["delete"], {}),
+        "undo": (edit["undo"], {}),
+        "redo": (edit["redo"], {}),
+        "save": (edit["save"], {}),
+        "split": (split["split"], {k: split[k] for k in ("text_mode", "target", "split_at", "cursor")}),
+    }
+    for action, (button, params) in table.items():
+        ui.wire_action(button, action, params, before_js=CURSOR_JS if action == "split" else None)
+    ui.wire_load(files)
+    ui.wire_typing()
+    return {
+        **files,
+        "info": ui.info,
+        "doc": ui.doc,
+        "buttons": {action: button for action, (button, _) in table.items()},
+        "texts": [s["text"] for s in ui.slots],
+        "on_load": ui.on_load,
+        "outputs": ui.outputs(),
+    }
 
-    def handler(action: str, extra: list[str]) -> Any:
-        def fn(doc: Document | None, page: int, *vals: Any) -> list[Any]:
-            tx, ck, ex = list(vals[:rows]), list(vals[rows : 2 * rows]), vals[2 * rows :]
-            params = Params(**dict(zip(extra, ex, strict=True)))
-            if doc is not None:
-                doc = apply_texts(doc, page, rows, tx)  # kept even when the action fails
-            try:
-                doc, page, status = act(action, doc, page, rows, tx, ck, params)
-            except EditorError as e:
-                gr.Warning(str(e))
-                return show(doc, page, f"⚠ {e}")
-            return show(doc, page, status)
 
-        return fn
+@dataclass
+class LabelTab:
+    """The tab's state components, slots and handlers (one per built tab)."""
 
-    def wire(button: Any, action: str, extra: list[tuple[str, Any]], js: str | None = None) -> None:
-        inputs = [doc_state, page_state, *texts, *checks, *(c for _, c in extra)]
-        button.click(
-            handler(action, [k for k, _ in extra]), inputs, outputs, js=js, concurrency_id=CONCURRENCY_ID
-        )
+    t: I18n
+    rows: int
+    doc: Any  # gr.State: the Document
+    page: Any  # gr.State: the page shown
+    info: Any = None
+    slots: list[dict[str, Any]] | None = None
 
-    for button, action in ((prev, "prev"), (nxt, "next"), (merge, "merge"), (delete, "delete")):
-        wire(button, action, [("silence", silence)] if action == "merge" else [])
-    for button, action in ((undo, "undo"), (redo, "redo"), (save, "save")):
-        wire(button, action, [])
-    wire(goto, "goto", [("target", goto_n)])
-    wire(find, "search", [("query", query)])
-    split_extra = [("target", split_row), ("slot", slot_in), ("cursor", cursor_in), ("split_at", split_at)]
-    wire(split, "split", [*split_extra, ("text_mode", mode)], js=SPLIT_JS)
+    def outputs(self) -> list[Any]:
+        return [self.doc, self.page, self.info, *(s[k] for s in self.slots for k in SLOT_PARTS)]
 
-    def on_load(p: str, r: str) -> list[Any]:
+    def show(self, doc: Document | None, page: int, status: str = "") -> list[Any]:
+        """Values for :meth:`outputs`; players get the samples, not the path (see _load_audio)."""
+        info, slots = render(doc, page, self.rows, self.t, status)
+        for view in slots:
+            if isinstance(view["audio"], str):
+                view["audio"] = _load_audio(Path(view["audio"]))
+        return [doc, page, info, *(v[k] for v in slots for k in SLOT_PARTS)]
+
+    def page_inputs(self) -> dict[str, Any]:
+        """The page's text boxes and select boxes by name (``text_<slot>``, ``select_<slot>``)."""
+        texts = {f"text_{i}": s["text"] for i, s in enumerate(self.slots)}
+        return texts | {f"select_{i}": s["select"] for i, s in enumerate(self.slots)}
+
+    def run(self, action: str, values: dict[str, Any]) -> list[Any]:
+        doc, page = values["doc"], values["page"]
+        texts = [values[f"text_{i}"] for i in range(self.rows)]
+        checks = [values[f"select_{i}"] for i in range(self.rows)]
+        if doc is not None:
+            doc = apply_texts(doc, page, self.rows, texts)  # kept even when the action fails
+        params = Params.from_inputs(values)
         try:
-            doc = editor.load(Path(p.strip()), Path(r.strip()) if r and r.strip() else None)
+            doc, page, status = act(action, doc, page, self.rows, texts, checks, params, self.t)
+        except EditorError as e:
+            gr.Warning(str(e))
+            return self.show(doc, page, f"⚠ {e}")
+        return self.show(doc, page, status)
+
+    def wire_action(self, button: Any, action: str, params: dict[str, Any], before_js: str | None) -> None:
+        inputs = {"doc": self.doc, "page": self.page, **self.page_inputs(), **params}
+        event = button.click(None, None, [params["cursor"]], js=before_js) if before_js else button
+
+        def handler(**values: Any) -> list[Any]:
+            return self.run(action, values)
+
+        listen = event.then if before_js else event.click
+        listen(handler, None, self.outputs(), inputs_kwargs=inputs, concurrency_id=CONCURRENCY_ID)
+
+    def on_load(self, path: str, root: str) -> list[Any]:
+        try:
+            doc = editor.load(Path(path.strip()), Path(root.strip()) if root and root.strip() else None)
         except (EditorError, OSError, ValueError) as e:
             gr.Warning(str(e))
-            return show(None, 0, f"⚠ {e}")
+            return self.show(None, 0, f"⚠ {e}")
         bad = sum(1 for row in doc.rows if row.errors)
-        return show(doc, 0, t("subfix.loaded", n=len(doc), bad=bad))
+        return self.show(doc, 0, self.t("subfix.loaded", n=len(doc), bad=bad))
 
-    def on_input(doc: Document | None, page: int, *tx: str) -> tuple:
-        if doc is None:
-            return doc, gr.update()
-        doc = apply_texts(doc, page, rows, list(tx))
-        return doc, render(doc, page, rows, t)[0]
+    def wire_load(self, files: dict[str, Any]) -> None:
+        for event in (files["load"].click, files["path"].submit):
+            event(self.on_load, [files["path"], files["root"]], self.outputs(), concurrency_id=CONCURRENCY_ID)
 
-    load.click(on_load, [path, root], outputs, concurrency_id=CONCURRENCY_ID)
-    path.submit(on_load, [path, root], outputs, concurrency_id=CONCURRENCY_ID)
-    for text in texts:
-        text.input(
-            on_input,
-            [doc_state, page_state, *texts],
-            [doc_state, info],
-            trigger_mode="always_last",
-            concurrency_id=CONCURRENCY_ID,
-            show_progress="hidden",
-        )
-    return {
-        "path": path,
-        "root": root,
-        "load": load,
-        "info": info,
-        "doc": doc_state,
-        "texts": texts,
-        "on_load": on_load,
-        "outputs": outputs,
-    }
+    def wire_typing(self) -> None:
+        """Typing updates the document (and its dirty mark) as you go."""
+
+        def on_input(doc: Document | None, page: int, *texts: str) -> tuple:
+            if doc is None:
+                return doc, gr.update()
+            doc = apply_texts(doc, page, self.rows, list(texts))
+            return doc, render(doc, page, self.rows, self.t)[0]
+
+        texts = [s["text"] for s in self.slots]
+        for text in texts:
+            text.input(
+                on_input,
+                [self.doc, self.page, *texts],
+                [self.doc, self.info],
+                trigger_mode="always_last",
+                concurrency_id=CONCURRENCY_ID,
+                show_progress="hidden",
+            )

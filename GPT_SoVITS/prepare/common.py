@@ -17,7 +17,11 @@ from GPT_SoVITS.data.experiment import Experiment
 from GPT_SoVITS.data.validate import ValidationReport, check_experiment
 from GPT_SoVITS.listfile import ListEntry, read_entries
 from GPT_SoVITS.progress import ProgressLog
+<<<<<<< HEAD
 from GPT_SoVITS.stage import add_device_args, stage_main, stage_parser
+=======
+from GPT_SoVITS.versions import DEFAULT_VERSION, version_names
+>>>>>>> ui-versions
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,10 @@ def add_common_args(p: argparse.ArgumentParser, list_required: bool = True) -> N
     p.add_argument("--part", type=parse_part, default=(0, 1), help="this process's share i/n (default 0/1)")
     add_device_args(p)
     p.add_argument(
-        "--version", default="v2", choices=["v1", "v2", "v2Pro", "v2ProPlus"], help="model version"
+        "--version",
+        default=DEFAULT_VERSION.value,
+        choices=version_names(lambda s: s.prepares),
+        help="model version",
     )
 
 

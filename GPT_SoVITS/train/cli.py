@@ -26,6 +26,7 @@ from GPT_SoVITS.stage import (
     stage_parser,
 )
 from GPT_SoVITS.train.common import Amp, DistContext, cleanup_distributed, remove_partials, setup_distributed
+from GPT_SoVITS.versions import DEFAULT_VERSION, version_names
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,26 @@ def add_common_args(p: argparse.ArgumentParser, default_weights: Path) -> None:
     p.add_argument("--save-every-steps", type=int, default=0, help="also checkpoint every N steps (0: off)")
     p.add_argument("--keep", type=int, default=2, help="training checkpoints kept (newest first)")
     p.add_argument("--weights-dir", type=Path, default=default_weights, help="where exported weights go")
+<<<<<<< HEAD
     add_device_args(p, precision="auto", auto=True)  # torchrun: each rank uses its local GPU
     p.add_argument("--version", default="v2", choices=["v1", "v2"], help="model version")
+=======
+    p.add_argument(
+        "--device", default="auto", help="auto | cpu | cuda | cuda:N (torchrun: the local rank's GPU)"
+    )
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "fp16", "bf16"],
+        help="auto: fp16 on CUDA, else fp32",
+    )
+    p.add_argument(
+        "--version",
+        default=DEFAULT_VERSION.value,
+        choices=version_names(lambda s: s.trains),
+        help="model version",
+    )
+>>>>>>> ui-versions
     p.add_argument("--seed", type=int, default=1234, help="random seed (each DDP rank adds its rank)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the config's)")
     p.add_argument("--log-interval", type=int, default=10, help="steps between metric lines")
@@ -115,16 +134,15 @@ def list_entries(args: argparse.Namespace) -> list[ListEntry] | None:
 
 
 def phone_mapper(version: str) -> Callable[[Sequence[str]], list[int]]:
-    """Phones -> ids in the symbol table of ``version`` (official ``cleaned_text_to_sequence``)."""
-    from GPT_SoVITS.text.symbols import symbols
-
-    table = {s: i for i, s in enumerate(symbols("v1" if version == "v1" else "v2"))}
+    """Phones -> ids in the symbol table of ``version`` (the frontend's ``phones_to_ids``); an unknown phone
+    is an ExperimentError (the experiment was formatted for another version)."""
+    from GPT_SoVITS.text.frontend import FrontendError, phones_to_ids
 
     def to_ids(phones: Sequence[str]) -> list[int]:
         try:
-            return [table[p] for p in phones]
-        except KeyError as e:
-            raise ExperimentError(f"phone {e.args[0]!r} is not in the {version} symbol table") from e
+            return phones_to_ids(list(phones), version)
+        except FrontendError as e:
+            raise ExperimentError(str(e)) from e
 
     return to_ids
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from GPT_SoVITS.fileio import atomic_output
+from GPT_SoVITS.fileio import atomic_torch_save
 from GPT_SoVITS.progress import ProgressLog
 
 log = logging.getLogger(__name__)
@@ -142,14 +142,6 @@ class Amp:
 PARTIAL_SUFFIXES = (".partial", ".tmp")
 # What torch.load raises for a truncated or damaged file (zip reader, unpickler, short read).
 DAMAGED_FILE_ERRORS = (RuntimeError, OSError, EOFError, pickle.UnpicklingError)
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save to a dot-prefixed temp file in the same folder, fsync, then rename over ``path``."""
-    with atomic_output(path) as tmp, tmp.open("wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def remove_partials(folder: Path) -> int:

@@ -80,9 +80,9 @@ def load_config(args: argparse.Namespace) -> GPTConfig:
 
 
 def load_pretrained(model: nn.Module, path: Path) -> str:
-    from GPT_SoVITS.checkpoints import load_gpt
+    from GPT_SoVITS.checkpoints import load_gpt, strip_gpt_prefix
 
-    weight = {k.removeprefix("model."): v.float() for k, v in load_gpt(path).weight.items()}
+    weight = {k: v.float() for k, v in strip_gpt_prefix(load_gpt(path).weight).items()}
     own = model.state_dict()
     usable = {k: v for k, v in weight.items() if k in own and own[k].shape == v.shape}
     result = model.load_state_dict(usable, strict=False)

@@ -16,12 +16,14 @@ from typing import Any
 
 from GPT_SoVITS import paths
 from GPT_SoVITS.errors import UserError
+from GPT_SoVITS.versions import DEFAULT_VERSION, version_names
 
 LIST_LANGS = ("zh", "en", "ja", "ko", "yue", "auto")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "fp16", "bf16")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
-VERSIONS = ("v1", "v2", "v2Pro", "v2ProPlus")  # what the formatting and training stages support
+VERSIONS = version_names(lambda s: s.prepares)  # what the formatting stages support
+TRAIN_VERSIONS = version_names(lambda s: s.trains)  # what the trainers support
 
 
 class StageInputError(UserError):
@@ -73,10 +75,10 @@ def _io(*more: Arg) -> tuple[Arg, ...]:
 
 _DEVICE = Arg("device", "--device", "device", default="auto", choices=DEVICES)
 _PRECISION = Arg("precision", "--precision", "choice", default="fp32", choices=PRECISIONS)
-_VERSION = Arg("version", "--version", "choice", default="v2", choices=VERSIONS)
-# trainers: v1/v2 for now; precision "auto" = fp16 on CUDA, else fp32
+_VERSION = Arg("version", "--version", "choice", default=DEFAULT_VERSION.value, choices=VERSIONS)
+# trainers: precision "auto" = fp16 on CUDA, else fp32
 _TRAIN = (
-    Arg("version", "--version", "choice", default="v2", choices=("v1", "v2")),
+    Arg("version", "--version", "choice", default=DEFAULT_VERSION.value, choices=TRAIN_VERSIONS),
     _DEVICE,
     Arg("precision", "--precision", "choice", default="auto", choices=("auto", *PRECISIONS)),
     Arg("list", "--list", "file_in"),
@@ -243,13 +245,7 @@ STAGES: dict[str, StageSpec] = {
             "download",
             "GPT_SoVITS.download",
             (
-                Arg(
-                    "version",
-                    "--version",
-                    "choice",
-                    default="v2",
-                    choices=("v1", "v2", "v2Pro", "v2ProPlus", "v3", "v4"),
-                ),
+                Arg("version", "--version", "choice", default=DEFAULT_VERSION.value, choices=version_names()),
                 Arg("hub", "--hub", "str", required=True, default="huggingface"),
                 Arg("repo", "--repo", "str"),
                 Arg("dest", "--dest", "path_out", required=True, default=str(paths.PRETRAINED_DIR)),

@@ -1,4 +1,8 @@
-"""Browser test fixtures: Debian's Chromium (installed here if missing), Playwright, a live webui.py."""
+"""Browser test fixtures: Debian's Chromium (scripts/setup-env.sh installs it), Playwright, a live webui.py.
+
+Screenshots go to test-artifacts/browser/ on every run; the copies in docs/screenshots/ (the README's
+pictures) are written only when ``GSV_SCREENSHOTS=1``, i.e. by ``python -m tests.browser.screenshots``.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 SCREENSHOTS = REPO / "docs" / "screenshots"
+EXPECT_TIMEOUT_MS = 30_000
+PUBLISH_ENV = "GSV_SCREENSHOTS"  # "1": copy the README screenshots to SCREENSHOTS
 
 
 def _unavailable(reason: str) -> None:
@@ -36,23 +42,18 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
-    """Debian's Chromium; ``apt-get install -y chromium`` when it is missing (Playwright's download is not
-    reachable offline)."""
+    """Debian's Chromium (Playwright's own download is not reachable offline). Tests install nothing:
+    scripts/setup-env.sh does."""
     if not CHROMIUM.exists():
-        apt = shutil.which("apt-get")
-        if apt is None:
-            _unavailable("no /usr/bin/chromium and no apt-get to install it")
-        proc = subprocess.run(
-            [apt, "install", "-y", "chromium"], check=False, capture_output=True, text=True, timeout=900
-        )
-        if proc.returncode != 0 or not CHROMIUM.exists():
-            _unavailable(f"apt-get install chromium failed: {proc.stderr[-500:]}")
+        _unavailable(f"no {CHROMIUM}: run scripts/setup-env.sh --dev (it installs chromium)")
     return CHROMIUM
 
 
 @pytest.fixture(scope="session")
 def browser(chromium: Path) -> Iterator:
     sync_api = pytest.importorskip("playwright.sync_api")
+    # Checks wait up to EXPECT_TIMEOUT_MS (Playwright's 5 s is too short on a busy 2-core CI machine).
+    sync_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         yield b
@@ -104,12 +105,18 @@ def webui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebUI]:
     server.close()
 
 
+def publishing() -> bool:
+    """Whether this run refreshes docs/screenshots/ (only on request: ``GSV_SCREENSHOTS=1``)."""
+    return os.environ.get(PUBLISH_ENV) == "1"
+
+
 def screenshot(page, name: str, publish: bool = True) -> Path:
-    """Save a screenshot under test-artifacts/ and, for the README, a copy in docs/screenshots/."""
+    """Save a screenshot under test-artifacts/; a ``publish`` one is also copied to docs/screenshots/ for
+    the README when the run was asked to publish (:func:`publishing`)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if publish:
+    if publish and publishing():
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, SCREENSHOTS / f"{name}.png")
     return path

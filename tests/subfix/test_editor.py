@@ -63,25 +63,25 @@ def test_paging_and_search(listfile: Path) -> None:
 
 def test_edit_undo_redo(listfile: Path) -> None:
     doc = editor.load(listfile)
-    assert editor.edit_text(doc, 0, "hello world") is doc  # unchanged text: no undo step
-    d1 = editor.edit_text(doc, 0, "hello|there\nfriend")
+    assert editor.edit_texts(doc, {0: "hello world"}) is doc  # unchanged text: no undo step
+    d1 = editor.edit_texts(doc, {0: "hello|there\nfriend"})
     assert d1.rows[0].entry.text == "hello there friend"
-    assert d1.dirty and d1.can_undo and not d1.can_redo
+    assert d1.dirty and d1.undo_stack and not d1.redo_stack
     assert doc.rows[0].entry.text == "hello world"  # the old document is untouched
     d2 = editor.undo(d1)
-    assert d2.rows[0].entry.text == "hello world" and d2.can_redo
+    assert d2.rows[0].entry.text == "hello world" and d2.redo_stack
     d3 = editor.redo(d2)
     assert d3.rows == d1.rows
     with pytest.raises(EditorError):
         editor.redo(d3)
     with pytest.raises(EditorError):
         editor.undo(doc)
-    with pytest.raises(EditorError, match="cannot be parsed"):
-        editor.edit_text(doc, 6, "x")
-    fixed = editor.edit_text(editor.edit_text(doc, 0, ""), 0, "back")
-    assert fixed.rows[0].errors == () and editor.edit_text(doc, 0, "").rows[0].errors == ("empty text",)
+    assert editor.edit_texts(doc, {6: "x"}) is doc  # a line that cannot be parsed is read-only
+    emptied = editor.edit_texts(doc, {0: ""})
+    assert emptied.rows[0].errors == ("empty text",)
+    assert editor.edit_texts(emptied, {0: "back"}).rows[0].errors == ()
     with pytest.raises(EditorError, match="does not exist"):
-        editor.edit_text(doc, 99, "x")
+        editor.edit_texts(doc, {99: "x"})
 
 
 def test_edit_texts_is_one_undo_step(listfile: Path) -> None:
@@ -166,7 +166,7 @@ def test_delete_keeps_audio(listfile: Path) -> None:
 def test_save_atomic_with_backup_keeps_invalid_lines(listfile: Path) -> None:
     original = listfile.read_text(encoding="utf-8")
     doc = editor.load(listfile)
-    d = editor.save(editor.delete(editor.edit_text(doc, 0, "edited text"), [1]))
+    d = editor.save(editor.delete(editor.edit_texts(doc, {0: "edited text"}), [1]))
     assert not d.dirty
     assert Path(str(listfile) + ".bak").read_text(encoding="utf-8") == original
     lines = listfile.read_text(encoding="utf-8").splitlines()

@@ -10,8 +10,9 @@ import soundfile as sf
 
 from GPT_SoVITS.webui.i18n import I18n
 from subfix import editor
+from subfix.actions import Params, act
 from subfix.editor import EditorError
-from subfix.ui import Params, act, render
+from subfix.ui import render
 
 ROWS = 3
 SR = 16000
@@ -90,15 +91,49 @@ def test_search_and_goto(doc: editor.Document) -> None:
 
 
 def test_render_shows_invalid_rows_read_only(doc: editor.Document) -> None:
-    out = render(doc, 1, ROWS, I18n("en_US"))
-    assert "Page 2/3" in out[0]
-    label, text, audio, _image, _sel = out[
-        1 + 1 * 5 : 1 + 2 * 5
-    ]  # slot 1 of page 1 = row 4, the garbage line
-    assert "expected 4 fields" in label and text["interactive"] is False and audio is None
-    label0, text0, audio0, image0, _ = out[1:6]
-    assert 'data-row="3"' in label0 and text0["value"] == "line 3 text" and Path(audio0).is_file()
-    assert image0.size == (240, 56)
+    info, slots = render(doc, 1, ROWS, I18n("en_US"))
+    assert "Page 2/3" in info and len(slots) == ROWS
+    garbage = slots[1]  # slot 1 of page 1 = row 4, the garbage line
+    assert "expected 4 fields" in garbage["label"] and garbage["text"]["interactive"] is False
+    assert garbage["audio"] is None
+    first = slots[0]
+    assert 'data-row="3"' in first["label"] and "1.00 s" in first["label"]
+    assert first["text"]["value"] == "line 3 text" and Path(first["audio"]).is_file()
+    assert first["image"].size == (240, 56)
+    _, last_page = render(doc, 2, ROWS, I18n("en_US"))
+    assert last_page[2]["text"]["visible"] is False  # 8 rows: the last page has two
+
+
+def test_params_from_the_named_inputs() -> None:
+    """The split button sends the browser's remembered cursor as JSON in the ``cursor`` input."""
+    p = Params.from_inputs({"cursor": '{"slot": 2, "pos": 7}', "split_at": 0.5, "text_mode": "cursor"})
+    assert (p.slot, p.cursor, p.split_at, p.target) == (2, 7, 0.5, -1)
+    none_yet = Params.from_inputs({"cursor": "", "target": 3, "text_mode": "duplicate", "text_0": "x"})
+    assert (none_yet.slot, none_yet.cursor, none_yet.target) == (-1, -1, 3)
+
+
+def test_status_lines_in_the_ui_language(doc: editor.Document) -> None:
+    zh = I18n("zh_CN")
+    page0 = texts_of(doc, 0)
+    _, _, status = act("merge", doc, 0, ROWS, page0, [True, True, False], Params(silence=0.1), zh)
+    assert status == zh("subfix.merged", rows="0, 1") and status != I18n("en_US")(
+        "subfix.merged", rows="0, 1"
+    )
+    with pytest.raises(EditorError) as e:
+        act("split", doc, 0, ROWS, page0, [False] * ROWS, Params(text_mode="cursor"), zh)
+    assert str(e.value) == zh("subfix.need_cursor")
+
+
+def test_every_action_of_the_table_has_a_button() -> None:
+    import gradio as gr
+
+    from subfix.actions import ACTIONS
+    from subfix.ui import build_label_tab
+
+    with gr.Blocks():
+        comps = build_label_tab(I18n("en_US"), rows=2)
+    assert set(comps["buttons"]) == set(ACTIONS)  # the table and the buttons are the same set
+    assert comps["buttons"]["search"].elem_id == "subfix-find"
 
 
 def test_standalone_cli_refuses_a_missing_list(tmp_path: Path) -> None:

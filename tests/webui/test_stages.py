@@ -147,3 +147,19 @@ def test_tool_argv_parses_with_the_tool_parser(stage: str, module: str, tmp_path
     argv = build_argv(STAGES[stage], values)
     ns = mod.build_parser().parse_args(argv)
     assert Path(ns.input) == tmp_path and Path(ns.output) == tmp_path / "out"
+
+
+def test_version_choices_come_from_the_version_table() -> None:
+    """Every version field offers what the versions table says that stage can do, and the Models tab knows
+    the files of every version."""
+    from GPT_SoVITS.versions import SPECS, version_names
+    from GPT_SoVITS.webui import pretrained
+
+    prepares = [v.value for v, s in SPECS.items() if s.prepares]
+    trains = [v.value for v, s in SPECS.items() if s.trains]
+    assert "v2" in trains and "v3" not in prepares  # the table's facts the UI relies on today
+    for key in ("prepare_text", "prepare_hubert", "prepare_semantic"):
+        assert list(STAGES[key].arg("version").choices) == prepares
+    for key in ("train_sovits", "train_gpt"):
+        assert list(STAGES[key].arg("version").choices) == trains
+    assert set(STAGES["download"].arg("version").choices) == set(pretrained.VERSIONS) == set(version_names())

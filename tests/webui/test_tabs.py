@@ -40,7 +40,7 @@ def test_catalogues_have_the_same_keys_and_cover_the_source() -> None:
         assert all(v.strip() for v in cat.values())
     used = set()
     for src in [*(REPO / "GPT_SoVITS" / "webui").rglob("*.py"), *(REPO / "subfix").glob("*.py")]:
-        used |= set(re.findall(r"\bt\(\"([a-z_]+\.[a-z_.]+)\"", src.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"\bt\([\"']([a-z_]+\.[a-z_.]+)[\"']", src.read_text(encoding="utf-8")))
     assert used and used <= keys, sorted(used - keys)
     assert i18n.I18n("zh_CN")("subfix.page", page=1, pages=2, rows=3, path="a").startswith("第 1/2 页")
 
@@ -73,8 +73,12 @@ def test_format_values_and_report(ctx: AppContext, tmp_path: Path) -> None:
     wav = tmp_path / "a.wav"
     sf.write(wav, np.zeros(1600, np.float32), 16000)
     lst.write_text(f"{wav}|s|en|hello\n{tmp_path / 'gone.wav'}|s|en|missing\n", encoding="utf-8")
-    vals = fmt.format_values(ctx, "voice1", str(lst), "", "v2", str(tmp_path), str(tmp_path), "cpu")
+    named = {"exp_name": "voice1", "list": str(lst), "audio_root": "", "version": "v2", "device": "cpu"}
+    (tmp_path / "hubert").mkdir()
+    vals = fmt.format_values(ctx, {**named, "bert": str(tmp_path), "hubert": str(tmp_path / "hubert")})
     assert [v["exp"] for v in vals] == [str(tmp_path / "logs" / "voice1")] * 3
+    assert "bert" in vals[0] and "bert" not in vals[1] and vals[1]["hubert"] == str(tmp_path / "hubert")
+    assert all(v["device"] == "cpu" and v["version"] == "v2" for v in vals)
     assert vals[2]["pretrained_sovits"].endswith("gsv-v2final-pretrained/s2G2333k.pth")
     with pytest.raises(StageInputError, match="no such file") as e:  # the pretrained G is absent here
         start_job(ctx, ["prepare_text", "prepare_hubert", "prepare_semantic"], vals)
@@ -86,14 +90,15 @@ def test_format_values_and_report(ctx: AppContext, tmp_path: Path) -> None:
     report = fmt.experiment_report(exp, lst)
     assert "| list | 1 |" in report and "| 2-name2text.txt | 1 |" in report and "| 3-bert | 0 |" in report
     assert "line 2: audio file not found" in report
+    assert "| 列表 | 1 |" in fmt.experiment_report(exp, lst, i18n.I18n("zh_CN"))
 
 
 def test_train_helpers(ctx: AppContext, tmp_path: Path) -> None:
     (tmp_path / "logs" / "v").mkdir(parents=True)
     gpt_dir = str(tmp_path / "GPT_weights")
-    vals = train.train_values(
-        ctx, "train_gpt", "v", "v1", "", 3, 4, 2, True, gpt_dir, "cpu", "auto", "", 5, True
-    )
+    named = {"exp_name": "v", "version": "v1", "pretrained": "", "epochs": 3, "batch_size": 4}
+    named |= {"save_every": 2, "dpo": True, "weights_dir": gpt_dir, "device": "cpu", "precision": "auto"}
+    vals = train.train_values(ctx, {**named, "list": "", "max_steps": 5, "no_sample": True})
     assert (
         vals[0]["exp"] == str(tmp_path / "logs" / "v")
         and vals[0]["dpo"] is True
@@ -128,33 +133,31 @@ def test_train_helpers(ctx: AppContext, tmp_path: Path) -> None:
 
 
 def test_inference_request_and_weight_scan(tmp_path: Path) -> None:
-    args = [
-        "hello",
-        "en",
-        "/r.wav",
-        "hi",
-        "en",
-        False,
-        None,
-        "cut5",
-        15,
-        1,
-        1,
-        1.35,
-        1,
-        0.3,
-        42,
-        1,
-        True,
-        True,
-    ]
-    body = inference.build_request(*args)
+    values = {"text": "hello", "text_lang": "en", "ref_audio_path": "/r.wav", "prompt_text": "hi"}
+    values |= {
+        "prompt_lang": "en",
+        "ref_free": False,
+        "aux_ref_audio_paths": None,
+        "text_split_method": "cut5",
+    }
+    values |= {"top_k": 15.0, "top_p": 1, "temperature": 1, "repetition_penalty": 1.35, "speed_factor": 1}
+    values |= {"fragment_interval": 0.3, "seed": 42.0, "batch_size": 1, "split_bucket": True}
+    body = inference.build_request({**values, "parallel_infer": True})
     assert body["seed"] == 42 and body["text_split_method"] == "cut5" and body["prompt_text"] == "hi"
-    assert inference.build_request(*args[:5], True, *args[6:])["prompt_text"] == ""  # reference-free
+    assert body["top_k"] == 15 and body["aux_ref_audio_paths"] == [] and body["media_type"] == "wav"
+    assert inference.build_request({**values, "ref_free": True})["prompt_text"] == ""  # reference-free
     with pytest.raises(RequestError, match="text"):
-        inference.build_request("", *args[1:])
+        inference.build_request({**values, "text": ""})
     with pytest.raises(RequestError, match="top_p"):
-        inference.build_request(*args[:9], 1.5, *args[10:])
+        inference.build_request({**values, "top_p": 1.5})
+    engine = {"gpt": "g.ckpt", "sovits": "s.pth", "bert": " b ", "hubert": "h", "no_bert": True}
+    engine |= {"device": "cpu", "precision": "fp32"}
+    settings, body = inference.split_values({**values, **engine}, i18n.I18n("en_US"))
+    assert (settings.gpt, settings.bert, settings.no_bert) == ("g.ckpt", "b", True) and body[
+        "text"
+    ] == "hello"
+    with pytest.raises(ValueError, match="choose GPT and SoVITS"):
+        inference.split_values({**values, **engine, "gpt": None}, i18n.I18n("en_US"))
     for d, f in (("GPT_weights", "a.ckpt"), ("GPT_weights_v2", "b.ckpt"), ("SoVITS_weights_v2Pro", "c.pth")):
         (tmp_path / d).mkdir()
         (tmp_path / d / f).write_bytes(b"x")

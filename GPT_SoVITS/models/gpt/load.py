@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import torch
 
-from GPT_SoVITS.checkpoints import GPT_PREFIX, Checkpoint, CheckpointError, load_gpt
+from GPT_SoVITS.checkpoints import Checkpoint, CheckpointError, load_gpt, strip_gpt_prefix
 from GPT_SoVITS.models.gpt.model import GPTDims, Text2SemanticDecoder
 
 log = logging.getLogger(__name__)
@@ -17,11 +17,6 @@ log = logging.getLogger(__name__)
 def build_gpt(config: Mapping) -> Text2SemanticDecoder:
     """A randomly initialised model with the sizes of ``config["model"]`` (a checkpoint's config)."""
     return Text2SemanticDecoder(GPTDims.from_config(config))
-
-
-def strip_prefix(weight: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Official GPT files prefix every key with ``model.`` (the Lightning module's attribute)."""
-    return {k.removeprefix(GPT_PREFIX): v for k, v in weight.items()}
 
 
 def load_gpt_model(
@@ -34,7 +29,7 @@ def load_gpt_model(
         model = build_gpt(ckpt.config)
     except (KeyError, ValueError) as e:
         raise CheckpointError(ckpt.path, f"unusable GPT config: {e}") from e
-    weight = {k: v.float() for k, v in strip_prefix(ckpt.weight).items()}
+    weight = {k: v.float() for k, v in strip_gpt_prefix(ckpt.weight).items()}
     try:
         model.load_state_dict(weight, strict=True)
     except RuntimeError as e:

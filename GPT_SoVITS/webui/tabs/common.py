@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +77,7 @@ def stage_form(
         with gr.Row():
             for arg in group:
                 comps[arg.key] = _component(ctx, spec, arg, overrides.get(arg.key, arg.default))
-    return {a.key: comps[a.key] for a in args}  # spec order: the handlers zip values in this order
+    return {a.key: comps[a.key] for a in args}
 
 
 def status_html(ctx: AppContext, st: JobStatus | None, error: str = "") -> str:
@@ -148,30 +148,30 @@ def job_panel(ctx: AppContext, elem: str, start_label: str | None = None) -> Job
     return JobPanel(start, stop, status, log, gr.State(None), gr.Timer(POLL_S, active=False))
 
 
-def form_values(spec: StageSpec) -> Callable[..., list[dict[str, Any]]]:
-    """The converter of a plain stage form: the component values in spec order -> one values dict."""
-    keys = [a.key for a in spec.args]
-    return lambda *vals: [dict(zip(keys, vals, strict=True))]
+def one_stage(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The converter of a plain stage form: the form's values are the stage's values."""
+    return [values]
 
 
 def wire_job(
     ctx: AppContext,
     panel: JobPanel,
     stage_keys: Sequence[str],
-    inputs: Sequence[Any],
-    to_values: Callable[..., list[dict[str, Any]]],
+    inputs: Mapping[str, Any],
+    to_values: Callable[[dict[str, Any]], list[dict[str, Any]]] = one_stage,
     on_success: Callable[[JobStatus], list[Any]] | None = None,
     success_outputs: Sequence[Any] = (),
     on_poll: Callable[[JobStatus | None], list[Any]] | None = None,
     poll_outputs: Sequence[Any] = (),
 ) -> None:
-    """Connect a panel: start turns the ``inputs`` values into each stage's values (``to_values``), validates
-    and launches; the timer polls; stop kills. ``on_success`` feeds later tabs (one value per component of
-    ``success_outputs``) once the job succeeded; ``on_poll`` updates ``poll_outputs`` at every poll."""
+    """Connect a panel: start hands the ``inputs`` values by name (``{name: value}``) to ``to_values``,
+    which makes each stage's values; they are validated and launched. The timer polls; stop kills.
+    ``on_success`` feeds later tabs (one value per component of ``success_outputs``) once the job
+    succeeded; ``on_poll`` updates ``poll_outputs`` at every poll."""
 
-    def on_start(*vals: Any) -> tuple:
+    def on_start(**values: Any) -> tuple:
         try:
-            job_id = start_job(ctx, stage_keys, to_values(*vals))
+            job_id = start_job(ctx, stage_keys, to_values(values))
         except (StageInputError, OSError) as e:
             gr.Warning(str(e))
             return None, status_html(ctx, None, str(e)), gr.Timer(active=False)
@@ -191,7 +191,7 @@ def wire_job(
     def on_stop(job_id: str | None) -> str:
         return stop_job(ctx, job_id)
 
-    panel.start.click(on_start, list(inputs), [panel.job, panel.status, panel.timer])
+    panel.start.click(on_start, None, [panel.job, panel.status, panel.timer], inputs_kwargs=dict(inputs))
     outputs = [panel.job, panel.status, panel.log, panel.timer, *success_outputs, *poll_outputs]
     panel.timer.tick(on_tick, [panel.job], outputs)
     panel.stop.click(on_stop, [panel.job], [panel.status])

@@ -8,8 +8,8 @@ import gradio as gr
 
 from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.runner import JobStatus
-from GPT_SoVITS.webui.stages import FEEDS, STAGES, asr_list_path
-from GPT_SoVITS.webui.tabs.common import form_values, job_panel, stage_form, wire_job
+from GPT_SoVITS.webui.stages import FEEDS, STAGES, asr_list_path, fed_values
+from GPT_SoVITS.webui.tabs.common import job_panel, one_stage, stage_form, wire_job
 
 TOOL_STAGES = ("separate", "channels", "loudnorm", "denoise", "vad", "slice", "asr")
 # Official output folder names where there is one (output/slicer_opt, output/asr_opt, output/uvr5_opt).
@@ -22,7 +22,7 @@ def default_output(ctx: AppContext, stage: str) -> str:
 
 def fed_updates(stage: str, st: JobStatus, targets: list[tuple[str, str]]) -> list[Any]:
     """Values of ``targets`` (stage, key) after ``stage`` succeeded: its output feeds the next inputs."""
-    fed = {t: st.outputs.get(src_key) for (src, src_key), ts in FEEDS.items() if src == stage for t in ts}
+    fed = fed_values(stage, st.outputs)
     return [gr.update(value=fed[t]) if fed.get(t) else gr.update() for t in targets]
 
 
@@ -52,8 +52,7 @@ def build_dataprep_tab(ctx: AppContext) -> dict[str, Any]:
 
         if stage == "asr":
             outputs.append(asr_list)
-        inputs = [forms[stage][a.key] for a in spec.args]
-        wire_job(ctx, panels[stage], [stage], inputs, form_values(spec), on_success, outputs)
+        wire_job(ctx, panels[stage], [stage], forms[stage], one_stage, on_success, outputs)
     comps = {f"{s}.{k}": c for s, form in forms.items() for k, c in form.items()}
     comps["asr_list"] = asr_list
     return comps

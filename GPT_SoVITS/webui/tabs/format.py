@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,12 @@ import gradio as gr
 
 from GPT_SoVITS import paths
 from GPT_SoVITS.listfile import ListFileError, parse_list
+from GPT_SoVITS.versions import DEFAULT_VERSION
 from GPT_SoVITS.webui import pretrained
 from GPT_SoVITS.webui.context import AppContext
+from GPT_SoVITS.webui.i18n import I18n
 from GPT_SoVITS.webui.runner import JobStatus
-from GPT_SoVITS.webui.stages import PRECISIONS, VERSIONS, StageInputError
+from GPT_SoVITS.webui.stages import PRECISIONS, STAGES, VERSIONS, StageInputError
 from GPT_SoVITS.webui.tabs.common import device_choices, job_panel, wire_job
 
 _EXP_NAME = re.compile(r"^[\w.\-]+$")
@@ -27,28 +30,20 @@ def exp_dir(ctx: AppContext, name: str) -> Path:
     return ctx.logs_dir / name
 
 
-def format_values(
-    ctx: AppContext,
-    exp_name: str,
-    list_path: str,
-    audio_root: str,
-    version: str,
-    bert: str,
-    hubert: str,
-    device: str,
-    precision: str = "fp32",
-) -> list[dict[str, Any]]:
-    """The values of the three formatting stages, in order (validated by build_argv when started)."""
-    exp = str(exp_dir(ctx, exp_name))
+FORMAT_STAGES = ("prepare_text", "prepare_hubert", "prepare_semantic")
+
+
+def format_values(ctx: AppContext, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The values of the three formatting stages, in order (validated by build_argv when started), from
+    the tab's values by name: ``exp_name``, ``version``, and the stages' own keys (``list``, ``bert``...);
+    each stage takes the keys it has."""
+    exp = str(exp_dir(ctx, values["exp_name"]))
+    version = values["version"]
     if version not in VERSIONS:
         raise StageInputError("version", f"unknown version {version!r}")
     s2g = ctx.root / "pretrained_models" / pretrained.VERSIONS[version].sovits_g
-    common = {"audio_root": audio_root, "version": version, "device": device, "precision": precision}
-    return [
-        {"exp": exp, "list": list_path, "bert": bert, **common},
-        {"exp": exp, "list": list_path, "hubert": hubert, **common},
-        {"exp": exp, "pretrained_sovits": str(s2g), **common},
-    ]
+    given = {**values, "exp": exp, "pretrained_sovits": str(s2g)}
+    return [{a.key: given[a.key] for a in STAGES[k].args if a.key in given} for k in FORMAT_STAGES]
 
 
 def _count_lines(path: Path) -> int:
@@ -61,8 +56,9 @@ def _count_files(folder: Path, suffix: str) -> int:
     return len(list(folder.glob(f"*{suffix}"))) if folder.is_dir() else 0
 
 
-def experiment_report(exp: Path, list_path: Path) -> str:
+def experiment_report(exp: Path, list_path: Path, t: I18n | None = None) -> str:
     """Markdown table: items in the list vs items each stage produced, and the list's bad lines."""
+    t = t or I18n("en_US")
     try:
         lines = parse_list(list_path)
     except ListFileError as e:
@@ -70,7 +66,7 @@ def experiment_report(exp: Path, list_path: Path) -> str:
     good = [ln for ln in lines if ln.ok]
     bad = [ln for ln in lines if not ln.ok]
     rows = [
-        ("list", len(good)),
+        (t("format.list_items"), len(good)),
         (paths.NAME2TEXT, _count_lines(exp / paths.NAME2TEXT)),
         (paths.BERT_DIR, _count_files(exp / paths.BERT_DIR, ".pt")),
         (paths.HUBERT_DIR, _count_files(exp / paths.HUBERT_DIR, ".pt")),
@@ -78,10 +74,10 @@ def experiment_report(exp: Path, list_path: Path) -> str:
         # the official tsv starts with a header line
         (paths.NAME2SEMANTIC, max(0, _count_lines(exp / paths.NAME2SEMANTIC) - 1)),
     ]
-    out = ["| | items |", "|---|---|", *(f"| {name} | {n} |" for name, n in rows)]
+    out = [f"| | {t('format.items')} |", "|---|---|", *(f"| {name} | {n} |" for name, n in rows)]
     if bad:
         out.append("")
-        out += [f"- line {ln.line_no}: {'; '.join(ln.errors)}" for ln in bad[:20]]
+        out += [f"- {t('format.bad_line', n=ln.line_no)}: {'; '.join(ln.errors)}" for ln in bad[:20]]
     return "\n".join(out)
 
 
@@ -89,7 +85,7 @@ def build_format_tab(ctx: AppContext) -> dict[str, Any]:
     with gr.Row():
         exp_name = gr.Textbox(label=ctx.t("arg.exp_name"), value="my_voice", elem_id="format-exp")
         version = gr.Dropdown(
-            list(VERSIONS), value="v2", label=ctx.t("arg.version"), elem_id="format-version"
+            list(VERSIONS), value=DEFAULT_VERSION.value, label=ctx.t("arg.version"), elem_id="format-version"
         )
         device = gr.Dropdown(
             device_choices(),
@@ -115,12 +111,12 @@ def build_format_tab(ctx: AppContext) -> dict[str, Any]:
 
     def on_success(st: JobStatus) -> list[Any]:
         exp = Path(st.outputs["exp"])
-        return [experiment_report(exp, Path(st.outputs["list"])), exp.name]
+        return [experiment_report(exp, Path(st.outputs["list"]), ctx.t), exp.name]
 
-    def to_values(*vals: str) -> list[dict[str, Any]]:
-        return format_values(ctx, *vals)
+    def to_values(values: dict[str, Any]) -> list[dict[str, Any]]:
+        return format_values(ctx, values)
 
-    keys = ["prepare_text", "prepare_hubert", "prepare_semantic"]
-    inputs = [exp_name, list_path, audio_root, version, bert, hubert, device, precision]
-    wire_job(ctx, panel, keys, inputs, to_values, on_success, [report, exp_out])
+    inputs = {"exp_name": exp_name, "list": list_path, "audio_root": audio_root, "version": version}
+    inputs |= {"bert": bert, "hubert": hubert, "device": device, "precision": precision}
+    wire_job(ctx, panel, FORMAT_STAGES, inputs, to_values, on_success, [report, exp_out])
     return {"exp_name": exp_name, "list": list_path, "version": version, "report": report, "exp_out": exp_out}

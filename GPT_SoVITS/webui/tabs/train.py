@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from GPT_SoVITS import paths
+from GPT_SoVITS.versions import DEFAULT_VERSION
 from GPT_SoVITS.webui import pretrained
 from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.runner import JobStatus
@@ -35,15 +37,11 @@ def pretrained_defaults(ctx: AppContext, version: str) -> dict[str, str]:
     return {k: str(base / rel) if rel and (base / rel).is_file() else "" for k, rel in found.items()}
 
 
-def train_values(
-    ctx: AppContext, stage: str, exp_name: str, version: str, *vals: Any
-) -> list[dict[str, Any]]:
-    """The values of ``stage`` (train_sovits / train_gpt): the experiment name becomes logs/<exp>."""
-    keys = [a.key for a in STAGES[stage].args if a.key not in SHARED]
-    values = dict(zip(keys, vals, strict=True))
-    values["exp"] = str(exp_dir(ctx, exp_name))
-    values["version"] = version
-    return [values]
+def train_values(ctx: AppContext, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The stage's values from the tab's values by name (``exp_name``, ``version`` and the stage form's
+    keys): the experiment name becomes logs/<exp>."""
+    own = {k: v for k, v in values.items() if k != "exp_name"}
+    return [{**own, "exp": str(exp_dir(ctx, values["exp_name"]))}]
 
 
 def loss_frame(events: list[dict]) -> pd.DataFrame:
@@ -85,44 +83,58 @@ def _epoch(p: Path) -> int:
 SHARED = ("exp", "version")  # one field above both trainers
 
 
-def build_train_tab(ctx: AppContext) -> dict[str, Any]:
+def _experiment_row(ctx: AppContext) -> dict[str, Any]:
     with gr.Row():
         exp_name = gr.Dropdown(
             experiments(ctx), label=ctx.t("arg.exp_name"), allow_custom_value=True, elem_id="train-exp"
         )
-        versions = list(STAGES["train_sovits"].arg("version").choices)
-        version = gr.Dropdown(versions, value="v2", label=ctx.t("arg.version"), elem_id="train-version")
+        version = gr.Dropdown(
+            list(STAGES["train_sovits"].arg("version").choices),
+            value=DEFAULT_VERSION.value,
+            label=ctx.t("arg.version"),
+            elem_id="train-version",
+        )
         refresh = gr.Button(ctx.t("train.refresh"), elem_id="train-refresh")
-    defaults = {
-        **pretrained_defaults(ctx, "v2"),
-        "weights_dir": str(ctx.root / "SoVITS_weights"),
-    }
-    gpt_defaults = {**defaults, "weights_dir": str(ctx.root / "GPT_weights")}
-    comps: dict[str, Any] = {}
-    for stage in ("train_sovits", "train_gpt"):
-        with gr.Group():
-            gr.Markdown(f"### {ctx.t(f'stage.{stage}')}")
-            with gr.Column():
-                own = defaults if stage == "train_sovits" else gpt_defaults
-                form = stage_form(ctx, STAGES[stage], own, skip=SHARED)
-            panel = job_panel(ctx, stage)
-            plot = gr.LinePlot(x="step", y="value", color="series", label=ctx.t("train.loss"), height=240)
+    return {"exp_name": exp_name, "version": version, "refresh": refresh}
 
-            def to_values(name: str, ver: str, *vals: Any, stage: str = stage) -> list[dict[str, Any]]:
-                return train_values(ctx, stage, name, ver, *vals)
 
-            def on_poll(st: JobStatus | None) -> list[Any]:
-                return [loss_frame(st.events) if st is not None else gr.update()]
+def _trainer_group(ctx: AppContext, stage: str, shared: dict[str, Any]) -> dict[str, Any]:
+    """One trainer's form, job panel and loss plot, wired; its components by ``<stage>.<key>``."""
+    weights = "SoVITS_weights" if stage == "train_sovits" else "GPT_weights"
+    defaults = {**pretrained_defaults(ctx, DEFAULT_VERSION.value), "weights_dir": str(ctx.root / weights)}
+    with gr.Group():
+        gr.Markdown(f"### {ctx.t(f'stage.{stage}')}")
+        with gr.Column():
+            form = stage_form(ctx, STAGES[stage], defaults, skip=SHARED)
+        panel = job_panel(ctx, stage)
+        plot = gr.LinePlot(x="step", y="value", color="series", label=ctx.t("train.loss"), height=240)
 
-            inputs = [exp_name, version, *form.values()]
-            wire_job(ctx, panel, [stage], inputs, to_values, on_poll=on_poll, poll_outputs=[plot])
-            comps.update({f"{stage}.{k}": c for k, c in form.items()})
+    def to_values(values: dict[str, Any]) -> list[dict[str, Any]]:
+        return train_values(ctx, values)
+
+    def on_poll(st: JobStatus | None) -> list[Any]:
+        return [loss_frame(st.events) if st is not None else gr.update()]
+
+    inputs = {"exp_name": shared["exp_name"], "version": shared["version"], **form}
+    wire_job(ctx, panel, [stage], inputs, to_values, on_poll=on_poll, poll_outputs=[plot])
+    return {f"{stage}.{k}": c for k, c in form.items()}
+
+
+def _exported_section(ctx: AppContext) -> dict[str, Any]:
     gr.Markdown(f"### {ctx.t('train.exported')}")
     with gr.Row():
         sovits_files = gr.Dropdown([], label="SoVITS_weights", elem_id="train-sovits-files")
         gpt_files = gr.Dropdown([], label="GPT_weights", elem_id="train-gpt-files")
         samples = gr.Dropdown([], label=ctx.t("train.samples"), elem_id="train-samples")
     sample_audio = gr.Audio(type="filepath", label=ctx.t("train.sample"), interactive=False)
+    return {"sovits_files": sovits_files, "gpt_files": gpt_files, "samples": samples, "sample": sample_audio}
+
+
+def build_train_tab(ctx: AppContext) -> dict[str, Any]:
+    comps = _experiment_row(ctx)
+    for stage in ("train_sovits", "train_gpt"):
+        comps |= _trainer_group(ctx, stage, comps)
+    comps |= _exported_section(ctx)
 
     def on_refresh(name: str) -> tuple:
         sv, gp, sm = exported(ctx, name)
@@ -139,16 +151,10 @@ def build_train_tab(ctx: AppContext) -> dict[str, Any]:
         d = pretrained_defaults(ctx, v)
         return d["pretrained_g"], d["pretrained_d"], d["pretrained"]
 
-    refresh.click(on_refresh, [exp_name], [exp_name, sovits_files, gpt_files, samples, sample_audio])
-    exp_name.change(on_refresh, [exp_name], [exp_name, sovits_files, gpt_files, samples, sample_audio])
-    samples.change(lambda p: p, [samples], [sample_audio])
-    pre_outputs = [
-        comps["train_sovits.pretrained_g"],
-        comps["train_sovits.pretrained_d"],
-        comps["train_gpt.pretrained"],
-    ]
-    version.change(on_version, [version], pre_outputs)
-    comps.update(
-        {"exp_name": exp_name, "version": version, "sovits_files": sovits_files, "gpt_files": gpt_files}
-    )
+    listing = [comps[k] for k in ("exp_name", "sovits_files", "gpt_files", "samples", "sample")]
+    comps["refresh"].click(on_refresh, [comps["exp_name"]], listing)
+    comps["exp_name"].change(on_refresh, [comps["exp_name"]], listing)
+    comps["samples"].change(lambda p: p, [comps["samples"]], [comps["sample"]])
+    pretrained_fields = ["train_sovits.pretrained_g", "train_sovits.pretrained_d", "train_gpt.pretrained"]
+    comps["version"].change(on_version, [comps["version"]], [comps[k] for k in pretrained_fields])
     return comps
