@@ -17,11 +17,8 @@ from GPT_SoVITS.data.experiment import Experiment
 from GPT_SoVITS.data.validate import ValidationReport, check_experiment
 from GPT_SoVITS.listfile import ListEntry, read_entries
 from GPT_SoVITS.progress import ProgressLog
-<<<<<<< HEAD
 from GPT_SoVITS.stage import add_device_args, stage_main, stage_parser
-=======
 from GPT_SoVITS.versions import DEFAULT_VERSION, version_names
->>>>>>> ui-versions
 
 log = logging.getLogger(__name__)
 

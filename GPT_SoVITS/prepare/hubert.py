@@ -23,25 +23,10 @@ import torch
 from GPT_SoVITS import paths
 from GPT_SoVITS.audio import AudioError, load_audio, resample
 from GPT_SoVITS.data.experiment import Experiment, item_name
-<<<<<<< HEAD
-from GPT_SoVITS.fileio import atomic_output
+from GPT_SoVITS.fileio import atomic_output, atomic_torch_save
 from GPT_SoVITS.prepare.common import audio_path, final_report, load_entries, prepare_main, prepare_parser
 from GPT_SoVITS.progress import ProgressLog
 from GPT_SoVITS.stage import StageError, resolve_device_args
-from GPT_SoVITS.train.common import atomic_torch_save
-=======
-from GPT_SoVITS.fileio import atomic_output, atomic_torch_save
-from GPT_SoVITS.prepare.common import (
-    StageError,
-    add_common_args,
-    audio_path,
-    final_report,
-    load_entries,
-    resolve,
-    stage_main,
-)
-from GPT_SoVITS.progress import ProgressLog
->>>>>>> ui-versions
 
 log = logging.getLogger(__name__)
 STAGE = "prepare.hubert"

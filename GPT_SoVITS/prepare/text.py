@@ -27,26 +27,11 @@ from GPT_SoVITS.data.experiment import (
     write_name2text,
 )
 from GPT_SoVITS.data.validate import BERT_LANGUAGES
-<<<<<<< HEAD
+from GPT_SoVITS.fileio import atomic_torch_save
 from GPT_SoVITS.listfile import ListEntry, parse_list
 from GPT_SoVITS.prepare.common import final_report, load_entries, merge_parts, prepare_main, prepare_parser
 from GPT_SoVITS.progress import ProgressLog
 from GPT_SoVITS.stage import ITEM_ERRORS, StageError, resolve_device_args
-from GPT_SoVITS.train.common import atomic_torch_save
-=======
-from GPT_SoVITS.fileio import atomic_torch_save
-from GPT_SoVITS.listfile import ListEntry
-from GPT_SoVITS.prepare.common import (
-    StageError,
-    add_common_args,
-    final_report,
-    load_entries,
-    merge_parts,
-    resolve,
-    stage_main,
-)
-from GPT_SoVITS.progress import ProgressLog
->>>>>>> ui-versions
 
 log = logging.getLogger(__name__)
 STAGE = "prepare.text"

@@ -63,26 +63,13 @@ def add_common_args(p: argparse.ArgumentParser, default_weights: Path) -> None:
     p.add_argument("--save-every-steps", type=int, default=0, help="also checkpoint every N steps (0: off)")
     p.add_argument("--keep", type=int, default=2, help="training checkpoints kept (newest first)")
     p.add_argument("--weights-dir", type=Path, default=default_weights, help="where exported weights go")
-<<<<<<< HEAD
     add_device_args(p, precision="auto", auto=True)  # torchrun: each rank uses its local GPU
-    p.add_argument("--version", default="v2", choices=["v1", "v2"], help="model version")
-=======
-    p.add_argument(
-        "--device", default="auto", help="auto | cpu | cuda | cuda:N (torchrun: the local rank's GPU)"
-    )
-    p.add_argument(
-        "--precision",
-        default="auto",
-        choices=["auto", "fp32", "fp16", "bf16"],
-        help="auto: fp16 on CUDA, else fp32",
-    )
     p.add_argument(
         "--version",
         default=DEFAULT_VERSION.value,
         choices=version_names(lambda s: s.trains),
         help="model version",
     )
->>>>>>> ui-versions
     p.add_argument("--seed", type=int, default=1234, help="random seed (each DDP rank adds its rank)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the config's)")
     p.add_argument("--log-interval", type=int, default=10, help="steps between metric lines")
