@@ -116,6 +116,28 @@ def _slice(x: torch.Tensor, starts: torch.Tensor, size: int) -> torch.Tensor:
     return torch.stack([x[i, :, int(s) : int(s) + size] for i, s in enumerate(starts)])
 
 
+def _targets(
+    spec: torch.Tensor, y: torch.Tensor, y_hat: torch.Tensor, ids_slice: torch.Tensor, cfg: SoVITSConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(real mel slice, generated mel, real waveform slice) for the generated segment."""
+    d, t = cfg.data, cfg.train
+    mel = spec_to_mel_torch(spec, d.filter_length, d.n_mel_channels, d.sampling_rate, d.mel_fmin, d.mel_fmax)
+    y_mel = _slice(mel, ids_slice, t.segment_size // d.hop_length)
+    y_hat_mel = mel_spectrogram_torch(
+        y_hat.squeeze(1).float(), d.filter_length, d.n_mel_channels, d.sampling_rate, d.hop_length,
+        d.win_length, d.mel_fmin, d.mel_fmax,
+    )  # fmt: skip
+    return y_mel, y_hat_mel, _slice(y, ids_slice * d.hop_length, t.segment_size)
+
+
+def _backward(opt: torch.optim.Optimizer, loss: torch.Tensor, amp: Amp, update: bool) -> None:
+    opt.zero_grad(set_to_none=True)
+    amp.scaler.scale(loss).backward()
+    if update:
+        amp.scaler.unscale_(opt)
+        amp.scaler.step(opt)
+
+
 def train_step(
     nets: SoVITSNets, batch: tuple[torch.Tensor, ...], cfg: SoVITSConfig, amp: Amp, update: bool = True
 ) -> dict[str, float]:
@@ -127,47 +149,24 @@ def train_step(
     ssl, _ssl_len, spec, spec_len, y, _y_len, text, text_len = (
         t.to(device, non_blocking=True) for t in batch
     )
-    d, t = cfg.data, cfg.train
-    seg_frames = t.segment_size // d.hop_length
     with amp.autocast():
         y_hat, kl_ssl, ids_slice, _x_mask, z_mask, (_z, z_p, m_p, logs_p, _m_q, logs_q), _ = nets.g(
             ssl, spec, spec_len, text, text_len
         )
-        mel = spec_to_mel_torch(
-            spec, d.filter_length, d.n_mel_channels, d.sampling_rate, d.mel_fmin, d.mel_fmax
-        )
-        y_mel = _slice(mel, ids_slice, seg_frames)
-        y_hat_mel = mel_spectrogram_torch(
-            y_hat.squeeze(1).float(),
-            d.filter_length,
-            d.n_mel_channels,
-            d.sampling_rate,
-            d.hop_length,
-            d.win_length,
-            d.mel_fmin,
-            d.mel_fmax,
-        )
-        y = _slice(y, ids_slice * d.hop_length, t.segment_size)
+        y_mel, y_hat_mel, y = _targets(spec, y, y_hat, ids_slice, cfg)
         real, fake, _, _ = nets.d(y, y_hat.detach())
         loss_disc, _, _ = discriminator_loss(real, fake)
-    nets.optim_d.zero_grad(set_to_none=True)
-    amp.scaler.scale(loss_disc).backward()
-    if update:
-        amp.scaler.unscale_(nets.optim_d)
-        amp.scaler.step(nets.optim_d)
+    _backward(nets.optim_d, loss_disc, amp, update)
 
     with amp.autocast():
         _, fake, fmap_r, fmap_g = nets.d(y, y_hat)
-        loss_mel = F.l1_loss(y_mel.float(), y_hat_mel.float()) * t.c_mel
-        loss_kl = kl_loss(z_p, logs_q, m_p, logs_p, z_mask) * t.c_kl
+        loss_mel = F.l1_loss(y_mel.float(), y_hat_mel.float()) * cfg.train.c_mel
+        loss_kl = kl_loss(z_p, logs_q, m_p, logs_p, z_mask) * cfg.train.c_kl
         loss_fm = feature_loss(fmap_r, fmap_g)
         loss_gen, _ = generator_loss(fake)
         loss_all = loss_gen + loss_fm + loss_mel + kl_ssl.float() + loss_kl
-    nets.optim_g.zero_grad(set_to_none=True)
-    amp.scaler.scale(loss_all).backward()
+    _backward(nets.optim_g, loss_all, amp, update)
     if update:
-        amp.scaler.unscale_(nets.optim_g)
-        amp.scaler.step(nets.optim_g)
         amp.scaler.update()
     else:
         nets.optim_d.zero_grad(set_to_none=True)
