@@ -310,3 +310,45 @@ def test_page_load_and_polling_never_lose_a_started_job(ctx: AppContext) -> None
     for shown in (first, None):
         job, html_, *_ = on_tick(shown)
         assert job == second and f'data-job="{second}"' in html_ and 'data-state="failed"' in html_
+
+
+class RecordingApi:
+    """Stands in for the API process: keeps what the tab sends and answers with a short real wav."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def tts(self, settings, body):
+        import io
+
+        from GPT_SoVITS.webui.apiclient import TTSResult
+
+        self.calls.append((settings, body))
+        buf = io.BytesIO()
+        sf.write(buf, (0.1 * np.sin(np.arange(3200) / 5)).astype(np.float32), 32000, format="WAV")
+        return TTSResult(buf.getvalue(), "audio/wav", {"X-TTS-Seed": str(body["seed"])})
+
+
+def test_synthesize_button_sends_every_field_by_name(ctx: AppContext, tmp_path: Path) -> None:
+    """The click hands the components' values to the handler by field name: what the user set in each
+    component arrives in that field of the /tts body or of the API settings."""
+    import gradio as gr
+
+    with gr.Blocks() as demo:
+        ui = inference.build_inference_tab(ctx)
+    synth = next(fn for fn in demo.fns.values() if any(b == ui["synth"]._id for b, _ in fn.targets))
+    by_name = dict(
+        zip(synth.input_keyword_names, synth.inputs[-len(synth.input_keyword_names) :], strict=True)
+    )
+    assert by_name == {k: c for k, c in ui.items() if k in inference.REQUEST_FIELDS | inference.ENGINE_FIELDS}
+    given = {"text": "hello there", "text_lang": "en", "ref_audio_path": str(tmp_path / "r.wav")}
+    given |= {"prompt_text": "hi", "prompt_lang": "en", "top_k": 7.0, "seed": 42.0, "speed_factor": 1.25}
+    given |= {"gpt": "a.ckpt", "sovits": "b.pth", "device": "cpu", "precision": "fp32"}
+    ctx.api = RecordingApi()
+    *_, last = synth.fn(False, **{**{k: c.value for k, c in by_name.items()}, **given})
+    ((settings, body),) = ctx.api.calls
+    assert (settings.gpt, settings.sovits, settings.device) == ("a.ckpt", "b.pth", "cpu")
+    for key in ("text", "text_lang", "ref_audio_path", "prompt_text", "top_k", "seed", "speed_factor"):
+        assert body[key] == given[key], key
+    assert body["text_split_method"] == "cut5" and body["repetition_penalty"] == 1.35  # the tab's defaults
+    assert "seed: 42" in last[3] and Path(last[1]).is_file()
