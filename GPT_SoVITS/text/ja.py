@@ -27,7 +27,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from GPT_SoVITS.errors import UserError
-from GPT_SoVITS.text.symbols import BASE_MARK_MAP
+from GPT_SoVITS.text.symbols import BASE_MARK_MAP, PUNCTUATION
 
 # Characters read by OpenJTalk (kana, kanji, Latin letters, digits, full-width letters and digits 1-9).
 _JA_CHARS = r"A-Za-z\d\u3005\u3040-\u30ff\u4e00-\u9fff\uff11-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uff9d"
@@ -184,9 +184,14 @@ def prosody_phones(text: str, engine: Engine = PLUS) -> list[str]:
     return phones
 
 
+# A run of the model's marks (!!, ……, ?!) is kept as its first mark, as the official text_normalize does.
+_REPEATED_MARKS = re.compile(f"([{re.escape(''.join(PUNCTUATION))}])[{re.escape(''.join(PUNCTUATION))}]+")
+
+
 def normalize(text: str) -> str:
-    """Japanese text is read as written (OpenJTalk verbalises numbers and dates itself)."""
-    return text
+    """Japanese text is read as written (OpenJTalk verbalises numbers and dates itself); repeated marks
+    collapse to the first (officially against reference leakage), full-width ones (！！) stay."""
+    return _REPEATED_MARKS.sub(r"\1", text)
 
 
 def g2p(norm_text: str, engine: Engine = PLUS) -> list[str]:
@@ -195,7 +200,9 @@ def g2p(norm_text: str, engine: Engine = PLUS) -> list[str]:
     Each run of Japanese characters is read on its own, as officially: a mark (comma, space, bracket)
     ends the accent phrase, so no ``#`` border is added before it.
     """
-    text = norm_text.replace("％", "パーセント")
+    # officially Latin letters are lower-cased first (Ａ too). OpenJTalk 1.11 reads both cases alike, but
+    # pyopenjtalk-plus reads upper-case ABC as エイビーシー: lower-casing gives the official エービーシー
+    text = norm_text.replace("％", "パーセント").lower()
     runs = _NOT_JA.split(text)
     marks = _NOT_JA.findall(text)
     phones: list[str] = []

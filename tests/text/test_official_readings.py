@@ -111,6 +111,30 @@ def test_japanese_marks_around_long_vowels_sokuon_and_commas(text, phones, engin
     assert text_to_phones(text, "ja", "v1", options=options)[0] == _v1(phones)
 
 
+# The official text preprocessing before g2p: text_normalize keeps the first of a run of the model's marks
+# (replace_consecutive_punctuation over ! ? … , . -), and preprocess_jap lower-cases Latin letters.
+# (text, norm_text, v2 phones)
+JA_PREPROCESSED = [
+    # すごい スゴイ 2: rise after su, fall after go; "!!" -> "!" in norm_text already.
+    ("すごい!!", "すごい!", "s u [ g o ] i !"),
+    # えっ エッ 1 (fall after e, then the sokuon), "……" -> "…", 本当 ホントー 0 (rise only), ？ -> ?.
+    ("えっ……本当？", "えっ…本当？", "e ] cl … h o [ N t o o ?"),
+    # full-width ？！ are not model marks until g2p maps them, so both stay.
+    ("本当？！", "本当？！", "h o [ N t o o ? !"),
+    # abc: エービーシー 0 + です chained (heiban: only the rise after e), whatever the case of the letters.
+    ("ABCです", "ABCです", "e [ e b i i sh i i d e s u"),
+    ("ＡＢＣです", "ＡＢＣです", "e [ e b i i sh i i d e s u"),
+]
+
+
+@pytest.mark.parametrize(("text", "norm", "phones"), JA_PREPROCESSED, ids=[c[0] for c in JA_PREPROCESSED])
+@pytest.mark.parametrize("engine", ["auto", "pyopenjtalk-plus"])
+def test_japanese_official_preprocessing(text, norm, phones, engine):
+    ours, _, norm_text = text_to_phones(text, "ja", "v2", options=ReadingOptions(ja_engine=engine))
+    assert norm_text == norm
+    assert ours == phones.split()
+
+
 # Japanese where pyopenjtalk-plus differs from the official reading: numbers with counters (OpenJTalk's
 # njd_set_digit rules) and accent phrases. Checked only with the official engine installed.
 JA_OFFICIAL = [
