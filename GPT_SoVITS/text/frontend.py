@@ -6,7 +6,8 @@
 ``language`` is one of zh, en, ja, ko, yue (ko and yue need the v2 symbol table); a ``mode`` is one of the
 official UI choices (see ``langsplit.MODES``). Overrides ``{word|reading}`` and user dictionaries are
 honoured everywhere (see ``overrides``). Results equal the official ``clean_text`` on the paths the golden
-data records (see GPT_SoVITS/parity/frontend.py).
+data records (see GPT_SoVITS/parity/frontend.py). ``ReadingOptions`` holds the readings that differ from the
+official ones on purpose (all off by default); a result read differently names the option in its notes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import torch
 
     from GPT_SoVITS.features.bert import BertFeatureExtractor
+    from GPT_SoVITS.text.ja import Engine
 
 log = logging.getLogger(__name__)
 
@@ -193,14 +195,26 @@ def _english(tokens: list[Token]) -> FrontendResult:
     return FrontendResult(phones, None, "".join(norm_parts), "en", "cmudict+g2p_en")
 
 
+def _ja_engine(options: ReadingOptions) -> tuple[Engine, list[str]]:
+    """The Japanese engine for the options, and a note naming non-official readings (option or fallback)."""
+    from GPT_SoVITS.text import ja
+
+    try:
+        engine = ja.select_engine(options.ja_engine)
+    except ja.EngineError as e:
+        raise FrontendError(str(e)) from e
+    if engine is not ja.PLUS:
+        return engine, []
+    why = "ja_engine=pyopenjtalk-plus" if options.ja_engine == "pyopenjtalk-plus" else "no OpenJTalk 1.11"
+    return engine, [f"{why}: numbers with counters and some accents read by pyopenjtalk-plus, not officially"]
+
+
 def _read_as_written(tokens: list[Token], language: str, options: ReadingOptions) -> FrontendResult:
     from GPT_SoVITS.text import ja, ko
 
+    notes: list[str] = []
     if language == "ja":
-        try:
-            engine = ja.select_engine(options.ja_engine)
-        except ja.EngineError as e:
-            raise FrontendError(str(e)) from e
+        engine, notes = _ja_engine(options)
 
         def g2p(text: str) -> list[str]:
             return ja.g2p(text, engine)
@@ -217,7 +231,7 @@ def _read_as_written(tokens: list[Token], language: str, options: ReadingOptions
         else:
             phones += g2p(normalize(token))
             norm_parts.append(normalize(token))
-    return FrontendResult(phones, None, "".join(norm_parts), language, backend)
+    return FrontendResult(phones, None, "".join(norm_parts), language, backend, notes)
 
 
 def analyze(

@@ -179,7 +179,10 @@ def test_missing_official_engine_falls_back_or_errors(monkeypatch):
         text_to_phones("雨", "ja", "v2", options=ReadingOptions(ja_engine="openjtalk"))
     with pytest.raises(FrontendError, match="unknown Japanese engine"):
         text_to_phones("雨", "ja", "v2", options=ReadingOptions(ja_engine="mecab"))
-    assert preview("雨です", "ja", "v2")[0]["backend"] == "pyopenjtalk-plus"
+    run = preview("雨です", "ja", "v2")[0]
+    assert run["backend"] == "pyopenjtalk-plus" and "no OpenJTalk 1.11" in run["notes"][0]
+    options = ReadingOptions(ja_engine="pyopenjtalk-plus")
+    assert "ja_engine=pyopenjtalk-plus" in preview("雨です", "ja", "v2", options=options)[0]["notes"][0]
 
 
 # OpenJTalk 1.11's labels for 雨 (a\me, accent 1), as its -ot trace prints them.
