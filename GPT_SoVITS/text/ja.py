@@ -19,9 +19,11 @@ Two engines give the labels:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -123,12 +125,15 @@ def select_engine(choice: str = "auto") -> Engine:
 def _openjtalk_labels(text: str, engine: Engine) -> tuple[str, ...]:
     # -r 20: speak 20x faster; the labels do not depend on the speed and the unwanted audio takes ~no time
     command = [str(engine.binary), "-x", str(engine.dictionary), "-m", str(engine.voice), "-r", "20"]
-    command += ["-ot", "/dev/stdout", "-ow", "/dev/null"]
-    try:
-        out = subprocess.run(command, input=text, capture_output=True, text=True, timeout=60, check=True)
-    except (OSError, subprocess.SubprocessError) as e:
-        raise EngineError(f"open_jtalk failed on {text[:30]!r}: {e}", field="ja_engine") from e
-    block = out.stdout.partition("[Output label]")[2].partition("[Global parameter]")[0]
+    with tempfile.TemporaryDirectory() as folder:
+        trace_path = Path(folder) / "trace.txt"
+        command += ["-ot", str(trace_path), "-ow", os.devnull]
+        try:  # the program reads UTF-8 whatever the locale says
+            subprocess.run(command, input=text.encode("utf-8"), capture_output=True, timeout=60, check=True)
+            trace = trace_path.read_text(encoding="utf-8", errors="replace")
+        except (OSError, subprocess.SubprocessError) as e:
+            raise EngineError(f"open_jtalk failed on {text[:30]!r}: {e}", field="ja_engine") from e
+    block = trace.partition("[Output label]")[2].partition("[Global parameter]")[0]
     return tuple(line.split(" ", 2)[2] for line in block.strip().splitlines())
 
 
