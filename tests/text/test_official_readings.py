@@ -56,6 +56,9 @@ ZH_PHONES = [
     ("12-15岁", "十二减十五岁", "十二减十五岁"),
     # 1 as 幺 only in digit strings read one by one: 110 is RE_DEFAULT_NUM (幺幺零), 11 a cardinal (十一).
     ("报警打110，不是11。", "报警打幺幺零,不是十一.", "报警打幺幺零,不是十一."),
+    # A year with 年 is RE_DATE (verbalize_digit without alt_one: 一九八四年); without 年 it is only a
+    # digit string, RE_DEFAULT_NUM, and its 1 becomes 幺.
+    ("他生于1984年，编号1984。", "他生于一九八四年,编号幺九八四.", "他生于一九八四年,编号幺九八四."),
 ]
 
 
