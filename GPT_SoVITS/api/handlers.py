@@ -83,7 +83,8 @@ def split_list(value: Any) -> list[str]:
     for item in items:
         text = "" if item is None else str(item)
         parts = [text] if Path(text).is_file() else text.split(",")  # a real file name may hold a comma
-        out += [p.strip() for p in parts if p.strip()]
+        # api.py's documented GET quotes its entries: inp_refs="456.wav"
+        out += [p.strip().strip("\"'") for p in parts if p.strip().strip("\"'")]
     return out
 
 

@@ -37,13 +37,11 @@ def install_routes(app: FastAPI, state: ServerState) -> None:
         """``status`` is "warming" while the start-up warm-up runs, then "ok"."""
         return {**state.warmup.describe(), "queued": state.admission.count, **engine.describe()}
 
-    @app.get("/tts")
-    async def tts_get(request: Request) -> Response:
-        return await synthesize_response(state, build_request(state, query_dict(request)))
-
-    @app.post("/tts")
-    async def tts_post(request: Request) -> Response:
-        return await synthesize_response(state, build_request(state, await json_body(request)))
+    @app.api_route("/tts", methods=["GET", "POST"])
+    @app.api_route("/", methods=["GET", "POST"])  # the official api.py's route (its fields are aliased)
+    async def tts(request: Request) -> Response:
+        data = query_dict(request) if request.method == "GET" else await json_body(request)
+        return await synthesize_response(state, build_request(state, data))
 
     @app.post("/tts/upload")
     async def tts_upload(request: Request) -> Response:
