@@ -60,6 +60,7 @@ def start_server(
     """Start a server; return once /health answers with a status in ``until`` ("warming" returns as
     soon as the server listens, before the start-up warm-up has finished)."""
     port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
     log = folder / "server.log"
     cmd = [
         sys.executable,
@@ -97,10 +98,10 @@ def start_server(
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            health = requests.get(server.url + "/health", timeout=2)
+            health = requests.get(server.url + "/health", timeout=5)
             if health.status_code == 200 and health.json()["status"] in until:
                 return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a busy machine
             pass
         time.sleep(0.5)
     proc.kill()
