@@ -141,9 +141,16 @@ def install_voice_routes(app: FastAPI, state: ServerState) -> None:
         if fmt not in OPENAI_FORMATS:
             raise RequestError("response_format", f"unsupported {fmt!r} (use {', '.join(OPENAI_FORMATS)})")
         encode.choose(fmt)  # a missing encoder: 400 naming it, before any synthesis
-        data = {"text": body.pop("input"), "preset": body.pop("voice")}
+        voice = str(body.pop("voice"))
+        data = {"text": body.pop("input"), "preset": voice}
+        # A client's stock voice ("alloy") that names no preset: the reference set by /set_refer_audio
+        stock = state.default_ref is not None and voice not in state.presets.names()
+        if stock:
+            data.pop("preset")
         if "speed" in body:
             data["speed_factor"] = body.pop("speed")
         data.update(body)
         parsed = build_request(state, data, fallback={"text_lang": "auto"})
+        if stock:
+            parsed.notes.append(f"voice {voice!r} is no preset: the default reference was used")
         return await synthesize_response(state, parsed, fmt)

@@ -212,3 +212,14 @@ def test_warmup_reports_warming_then_ok_and_survives_a_failing_engine() -> None:
     assert warm.status == "warming"
     gate.set()
     assert warm.wait(10) and warm.describe()["warmup_error"] == "RuntimeError: kernel compile failed"
+
+
+def test_openai_stock_voice_uses_the_default_reference_once_one_is_set(api) -> None:
+    client, engine, ref = api
+    speech = {"model": "tts-1", "input": "你好。", "voice": "alloy", "response_format": "wav"}
+    unknown = client.post("/v1/audio/speech", json=speech)
+    assert unknown.status_code == 400 and "unknown preset 'alloy'" in unknown.text
+    assert client.get("/set_refer_audio", params={"refer_audio_path": str(ref)}).status_code == 200
+    r = client.post("/v1/audio/speech", json=speech)
+    assert r.status_code == 200 and "voice 'alloy' is no preset" in r.headers["x-tts-notes"]
+    assert engine.requests[-1].ref_audio_path == str(ref.resolve())
