@@ -69,3 +69,22 @@ def test_port_in_use_is_one_clear_line_before_loading(tmp_path: Path) -> None:
         proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
+
+
+@pytest.mark.slow
+def test_starts_and_serves_under_a_cpu_hog(tmp_path: Path, golden_models, bert_dir, hubert_dir, refs) -> None:
+    """A busy machine (four busy loops on top of whatever runs) slows start-up but never fails it: the
+    server listens, answers /health while it warms up, then synthesises."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(4)]
+    try:
+        srv = start_server(tmp_path, golden_models, bert_dir, hubert_dir, [refs["zh"].parent])
+        try:
+            body = {"text": TEXT, "text_lang": "zh", "ref_audio_path": str(refs["zh"]), "seed": 1}
+            r = srv.post("/tts", json={**body, "prompt_text": "今天天气很好。", "prompt_lang": "zh"})
+            assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+        finally:
+            stop_server(srv)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
