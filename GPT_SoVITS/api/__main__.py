@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from pathlib import Path
 
@@ -38,9 +39,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-queue", type=int, default=32, help="requests queued or running before HTTP 429")
     p.add_argument("--workers", type=int, default=1, help="requests synthesised in parallel")
     p.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="skip the start-up warm-up synthesis (the first request then compiles the decoding kernels)",
+    )
+    p.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="log level"
     )
     return p
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (checked before the minutes of model loading), or None."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            s.bind(infos[0][4])
+    except OSError as e:
+        return f"cannot listen on {host}:{port}: {e.strerror or e} (another server there? choose --port)"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.max_queue < 1 or args.workers < 1:
         print("error: --max-queue and --workers must be at least 1", file=sys.stderr)
+        return 2
+    problem = bind_problem(args.host, args.port)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     import uvicorn
 
@@ -80,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         args.max_queue,
         args.workers,
     )
+    if not args.no_warmup:
+        state.warmup.start(engine)  # /health says "warming" until it is done; requests are served meanwhile
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

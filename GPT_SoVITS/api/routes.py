@@ -1,58 +1,32 @@
 """The HTTP routes. Official api_v2: /tts (GET, POST), /set_gpt_weights, /set_sovits_weights,
 /set_refer_audio, /control. Added: /health, /references (upload), /tts/upload (one-shot multipart),
-/voices (presets), /v1/audio/speech (OpenAI style)."""
+/voices (presets), /v1/audio/speech (OpenAI style). Handlers' shared work lives in ``handlers``."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from GPT_SoVITS.api.app import build_request, error, schedule_exit, synthesize_response
+from GPT_SoVITS.api import encode
+from GPT_SoVITS.api.handlers import (
+    build_request,
+    error,
+    form_dict,
+    json_body,
+    query_dict,
+    schedule_exit,
+    synthesize_response,
+)
 from GPT_SoVITS.api.server import ServerState
 from GPT_SoVITS.inference.request import RequestError
 
-# OpenAI response_format -> our media type (mp3/opus cannot be encoded without extra codecs here).
-OPENAI_FORMATS = {"wav": "wav", "pcm": "raw", "aac": "aac", "ogg": "ogg"}
-LIST_FIELDS = {"aux_ref_audio_paths"}
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RequestError("body", f"not valid JSON: {e}") from e
-    if not isinstance(data, dict):
-        raise RequestError("body", "must be a JSON object")
-    return data
-
-
-def query_dict(request: Request) -> dict[str, Any]:
-    q = request.query_params
-    return {k: (q.getlist(k) if k in LIST_FIELDS else q[k]) for k in q}
-
-
-async def form_dict(request: Request, state: ServerState) -> tuple[dict[str, Any], list[str]]:
-    """Form fields, with uploaded files stored; returns (fields, stored paths of aux uploads)."""
-    form = await request.form()
-    fields: dict[str, Any] = {}
-    aux: list[str] = []
-    for key, value in form.multi_items():
-        if hasattr(value, "read"):  # an UploadFile
-            path = state.save_upload(await value.read(), value.filename or "")
-            if key in ("ref_audio", "ref_audio_path", "file"):
-                fields["ref_audio_path"] = path
-            elif key.startswith("aux"):
-                aux.append(path)
-            else:
-                raise RequestError(key, "unexpected file field (use ref_audio or aux_ref_audio)")
-        else:
-            fields[key] = value
-    return fields, aux
+# OpenAI's response formats (the field is optional; mp3 is OpenAI's default).
+OPENAI_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
+OPENAI_DEFAULT_FORMAT = "mp3"
 
 
 def install_routes(app: FastAPI, state: ServerState) -> None:
@@ -60,21 +34,20 @@ def install_routes(app: FastAPI, state: ServerState) -> None:
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "queued": state.admission.count, **engine.describe()}
+        """``status`` is "warming" while the start-up warm-up runs, then "ok"."""
+        return {**state.warmup.describe(), "queued": state.admission.count, **engine.describe()}
 
-    @app.get("/tts")
-    async def tts_get(request: Request) -> Response:
-        return await synthesize_response(state, build_request(state, query_dict(request)))
-
-    @app.post("/tts")
-    async def tts_post(request: Request) -> Response:
-        return await synthesize_response(state, build_request(state, await json_body(request)))
+    @app.api_route("/tts", methods=["GET", "POST"])
+    @app.api_route("/", methods=["GET", "POST"])  # the official api.py's route (its fields are aliased)
+    async def tts(request: Request) -> Response:
+        data = query_dict(request) if request.method == "GET" else await json_body(request)
+        return await synthesize_response(state, build_request(state, data))
 
     @app.post("/tts/upload")
     async def tts_upload(request: Request) -> Response:
         fields, aux = await form_dict(request, state)
         if aux:
-            fields["aux_ref_audio_paths"] = aux
+            fields["aux_ref_audio_paths"] = [*fields.get("aux_ref_audio_paths", []), *aux]
         return await synthesize_response(state, build_request(state, fields))
 
     @app.post("/references")
@@ -164,11 +137,20 @@ def install_voice_routes(app: FastAPI, state: ServerState) -> None:
             raise RequestError("input", "is required")
         if not body.get("voice"):
             raise RequestError("voice", "is required (the name of a preset)")
-        fmt = str(body.pop("response_format", "wav"))
+        fmt = str(body.pop("response_format", None) or OPENAI_DEFAULT_FORMAT).lower()
         if fmt not in OPENAI_FORMATS:
             raise RequestError("response_format", f"unsupported {fmt!r} (use {', '.join(OPENAI_FORMATS)})")
-        data = {"text": body.pop("input"), "preset": body.pop("voice"), "media_type": OPENAI_FORMATS[fmt]}
+        encode.choose(fmt)  # a missing encoder: 400 naming it, before any synthesis
+        voice = str(body.pop("voice"))
+        data = {"text": body.pop("input"), "preset": voice}
+        # A client's stock voice ("alloy") that names no preset: the reference set by /set_refer_audio
+        stock = state.default_ref is not None and voice not in state.presets.names()
+        if stock:
+            data.pop("preset")
         if "speed" in body:
             data["speed_factor"] = body.pop("speed")
         data.update(body)
-        return await synthesize_response(state, build_request(state, data, fallback={"text_lang": "auto"}))
+        parsed = build_request(state, data, fallback={"text_lang": "auto"})
+        if stock:
+            parsed.notes.append(f"voice {voice!r} is no preset: the default reference was used")
+        return await synthesize_response(state, parsed, fmt)

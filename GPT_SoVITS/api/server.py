@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from GPT_SoVITS.api.presets import PresetStore
+from GPT_SoVITS.api.warmup import Warmup
 from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.inference.request import RequestError
 
@@ -71,6 +72,7 @@ class ServerState:
     max_queue: int = 32
     workers: int = 1
     default_ref: str | None = None  # set by /set_refer_audio (official): used when a request names none
+    warmup: Warmup = field(default_factory=Warmup)  # the start-up warm-up ("warming" in /health)
     admission: Admission = field(init=False)
     pool: ThreadPoolExecutor = field(init=False)
 

@@ -49,9 +49,18 @@ def free_port() -> int:
 
 
 def start_server(
-    folder: Path, models: tuple[Path, Path], bert: Path, hubert: Path, roots: list[Path], *extra: str
+    folder: Path,
+    models: tuple[Path, Path],
+    bert: Path,
+    hubert: Path,
+    roots: list[Path],
+    *extra: str,
+    until: tuple[str, ...] = ("ok",),
 ) -> Server:
+    """Start a server; return once /health answers with a status in ``until`` ("warming" returns as
+    soon as the server listens, before the start-up warm-up has finished)."""
     port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
     log = folder / "server.log"
     cmd = [
         sys.executable,
@@ -89,9 +98,10 @@ def start_server(
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            if requests.get(server.url + "/health", timeout=2).status_code == 200:
+            health = requests.get(server.url + "/health", timeout=5)
+            if health.status_code == 200 and health.json()["status"] in until:
                 return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a busy machine
             pass
         time.sleep(0.5)
     proc.kill()

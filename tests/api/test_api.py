@@ -92,10 +92,15 @@ def test_upload_presets_and_openai_speech(server: Server, refs: dict[str, Path])
     assert {"alice", "bob"} <= set(server.get("/voices").json()["voices"])
     alice = server.post("/tts", json={"text": TEXT, "preset": "alice"})
     assert alice.status_code == 200 and alice.headers["x-tts-seed"] == "11"
-    speech = server.post("/v1/audio/speech", json={"model": "gpt-sovits", "input": TEXT, "voice": "bob"})
+    speech = server.post(
+        "/v1/audio/speech",
+        json={"model": "gpt-sovits", "input": TEXT, "voice": "bob", "response_format": "wav"},
+    )
     assert speech.status_code == 200 and decode_wav(speech.content)[1] == 32000
+    # OpenAI's pcm: headerless int16 at 24 kHz (the 32 kHz model output resampled)
     pcm = server.post("/v1/audio/speech", json={"input": TEXT, "voice": "bob", "response_format": "pcm"})
-    assert pcm.content == speech.content[44:]
+    assert pcm.headers["content-type"] == "audio/pcm"
+    assert abs(len(pcm.content) // 2 - (len(speech.content) - 44) // 2 * 3 // 4) < 10
     # One-shot multipart: the reference travels with the request, no server path needed.
     with open(refs["voice_a"], "rb") as f:
         upload = server.post(
@@ -124,20 +129,6 @@ def test_upload_presets_and_openai_speech(server: Server, refs: dict[str, Path])
         "max_retries": 0,
     }
     assert server.post("/tts", json=body).content == alice.content
-
-
-@pytest.mark.slow
-def test_concurrent_requests_never_mix_voices(server: Server, refs: dict[str, Path]) -> None:
-    make_presets(server, refs)
-    bodies = [{"text": TEXT, "preset": "alice" if i % 2 == 0 else "bob"} for i in range(20)]
-    alone = {
-        name: server.post("/tts", json={"text": TEXT, "preset": name}).content for name in ("alice", "bob")
-    }
-    assert alone["alice"] != alone["bob"]
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        responses = list(pool.map(lambda b: server.post("/tts", json=b), bodies))
-    for body, r in zip(bodies, responses, strict=True):
-        assert r.status_code == 200 and r.content == alone[body["preset"]]
 
 
 BAD = [
