@@ -14,6 +14,8 @@ if [ "${1:-}" = "--dev" ]; then
   command -v sox >/dev/null || need+=(sox libsox-fmt-all)
   command -v ffmpeg >/dev/null || need+=(ffmpeg)
   command -v chromium >/dev/null || need+=(chromium)
+  # the official Japanese readings (OpenJTalk 1.11 + NAIST dictionary, the engine the official goldens used)
+  command -v open_jtalk >/dev/null || need+=(open-jtalk open-jtalk-mecab-naist-jdic)
   # a CJK font, so that browser screenshots of Chinese/Japanese text are readable (not boxes)
   if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then need+=(fonts-wqy-zenhei); fi
   command -v fc-list >/dev/null || need+=(fontconfig fonts-wqy-zenhei)
