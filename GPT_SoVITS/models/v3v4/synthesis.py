@@ -71,18 +71,20 @@ def synthesize(
     noises: Sequence[torch.Tensor] | None = None,
     trace: V3V4Trace | None = None,
     velocity_trace: list[torch.Tensor] | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """-> audio [samples] at ``vspec.sr``.
 
     prompt_codes [Tp] (25 Hz), prompt_phones [Np], refer_spec [1, 1025, F] (32 kHz spectrogram),
     ref_wav_mel [samples] (mono reference at the mel rate: 24 kHz v3, 32 kHz v4), target_codes [1, 1, T],
-    target_phones [1, N]. noises: the CFM start noise of each chunk (recorded draws), else random.
+    target_phones [1, N]. noises: the CFM start noise of each chunk (recorded draws), else drawn from
+    ``generator`` (seeded requests), else from the global RNG.
     velocity_trace: gets the first chunk's per-step velocities.
     """
     version = model.version
     fea_ref, ge = model.decode_encp(prompt_codes.view(1, 1, -1), prompt_phones.view(1, -1), refer_spec)
     mel_raw = reference_mel(ref_wav_mel.view(1, -1).float(), version)
-    mel2 = norm_spec(mel_raw)
+    mel2 = norm_spec(mel_raw).to(fea_ref.dtype)
     t_min = min(mel2.shape[2], fea_ref.shape[2])
     mel2, fea_ref = mel2[:, :, :t_min], fea_ref[:, :, :t_min]
     if t_min > vspec.t_ref:  # keep only the last T_ref frames of a long reference
@@ -97,7 +99,11 @@ def synthesize(
         chunk = fea_todo[:, :, idx : idx + chunk_len]
         fea = torch.cat([fea_ref, chunk], 2).transpose(2, 1)  # [1, T, 512]
         x_lens = torch.tensor([fea.size(1)], dtype=torch.long, device=fea.device)
-        noise = noises[i] if noises is not None else None
+        if noises is not None:
+            noise = noises[i]
+        else:
+            shape = (1, model.cfm.in_channels, fea.size(1))
+            noise = torch.randn(shape, generator=generator, device=fea.device, dtype=fea.dtype)
         steps = velocity_trace if i == 0 else None
         out = model.cfm.inference(fea, x_lens, mel2, sample_steps, noise=noise, trace=steps)
         if trace is not None:
