@@ -98,3 +98,15 @@ def test_vocoder_of_the_wrong_kind(models_dir: Path, tmp_path: Path) -> None:
     shutil.copy(v4_file, folder / "bigvgan_generator.pt")  # the v4 state dict under BigVGAN's name
     with pytest.raises(VocoderError, match=r"bigvgan_generator\.pt"):
         load_vocoder("v3", tmp_path)
+
+
+def test_default_locations_are_the_files_the_models_tab_lists() -> None:
+    from GPT_SoVITS.models.v3v4.load import BASE_FILES, BIGVGAN_DIR, V4_VOCODER_FILE
+    from GPT_SoVITS.webui.pretrained import VERSIONS
+
+    for version in ("v3", "v4"):
+        assert BASE_FILES[version].as_posix() == VERSIONS[version].sovits_g
+    assert V4_VOCODER_FILE.as_posix() in VERSIONS["v4"].extra
+    assert {(BIGVGAN_DIR / f).as_posix() for f in ("config.json", "bigvgan_generator.pt")} <= set(
+        VERSIONS["v3"].extra
+    )

@@ -19,9 +19,9 @@ from GPT_SoVITS.models.v3v4.load import VocoderSpec
 from GPT_SoVITS.versions import spec
 
 SPEC_MIN, SPEC_MAX = -12.0, 2.0  # log-mel range mapped to [-1, 1] for the CFM
-# Official default sample steps per version (the WebUI's default choice).
+# The official WebUI's sample-steps choices and default per version (inference_webui).
+SAMPLE_STEP_CHOICES = {"v3": (4, 8, 16, 32, 64, 128), "v4": (4, 8, 16, 32)}
 DEFAULT_SAMPLE_STEPS = {"v3": 32, "v4": 8}
-SAMPLE_STEP_CHOICES = (4, 8, 16, 32)
 
 
 def norm_spec(x: torch.Tensor) -> torch.Tensor:
