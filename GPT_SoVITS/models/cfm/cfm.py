@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from GPT_SoVITS.models.cfm.dit import DiT, DiTConfig
 
@@ -56,3 +57,39 @@ class CFM(nn.Module):
             t = t + d
             x[:, :, :prompt_len] = 0
         return x
+
+    def loss(
+        self, x1: torch.Tensor, x_lens: torch.Tensor, prompt_lens: torch.Tensor, mu: torch.Tensor
+    ) -> torch.Tensor:
+        """Flow-matching training loss (official ``CFM.forward``).
+
+        x1 [B, mel, T] target (normalised) mels, x_lens [B] valid frames, prompt_lens [B] frames given as
+        the prompt (not scored), mu [B, text_dim, T] content features. A random 30% of the steps train the
+        step-size input with a two-half-step ("shortcut") target, as the official trainer does.
+        """
+        b = x1.shape[0]
+        t = torch.rand([b], device=x1.device, dtype=x1.dtype)
+        x0 = torch.randn_like(x1)
+        vt = x1 - x0
+        xt = x0 + t[:, None, None] * vt
+        dt = torch.zeros_like(t)
+        prompt = torch.zeros_like(x1)
+        for i in range(b):
+            prompt[i, :, : prompt_lens[i]] = x1[i, :, : prompt_lens[i]]
+            xt[i, :, : prompt_lens[i]] = 0
+        text_embed = self.estimator.embed_text(mu.transpose(1, 2))
+        if float(torch.rand(())) < 0.3:
+            d = 1 / torch.pow(2, torch.randint(2, 8, (b,), device=x1.device)).to(x1.dtype)
+            d_input = torch.where(d < 1e-2, torch.zeros_like(d), d)
+            with torch.no_grad():
+                v1 = self.estimator(xt, prompt, x_lens, t, d_input, text_embed).transpose(2, 1)
+                x_mid = xt + d[:, None, None] * v1
+                v2 = self.estimator(x_mid, prompt, x_lens, t + d, d_input, text_embed).transpose(2, 1)
+            vt = (v1 + v2) / 2
+            dt = 2 * d
+        v_pred = self.estimator(xt, prompt, x_lens, t, dt, text_embed).transpose(2, 1)
+        total = x1.new_zeros(())
+        for i in range(b):
+            span = slice(int(prompt_lens[i]), int(x_lens[i]))
+            total = total + F.mse_loss(v_pred[i, :, span], vt[i, :, span])
+        return total / b

@@ -49,6 +49,8 @@ class WNEncoder(nn.Module):
         self.proj = nn.Conv1d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        if g is not None:
+            g = g.detach()  # official: the style vector is not trained through wns1
         mask = length_mask(lengths, x.size(2), x.dtype)
         x = self.enc(self.pre(x) * mask, mask, g=g)
         return self.proj(x) * mask
@@ -98,6 +100,37 @@ class SynthesizerTrnV3(nn.Module):
         """Reference spectrogram [1, 1025, F] -> ge [1, gin, 1] (lowest 704 bins, no padding)."""
         mask = torch.ones(refer.size(0), 1, refer.size(2), dtype=refer.dtype, device=refer.device)
         return self.ref_enc(refer[:, :V2_REF_BINS] * mask, mask)
+
+    def forward(
+        self,
+        ssl: torch.Tensor,
+        spec: torch.Tensor,
+        mel: torch.Tensor,
+        spec_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        mel_lengths: torch.Tensor,
+    ) -> torch.Tensor:
+        """Training loss (official ``SynthesizerTrnV3.forward``): ssl [B, 768, 2F] HuBERT features, spec
+        [B, 1025, F] linear spectrogram (32 kHz), mel [B, 100, M] normalised CFM mel, text [B, N] ids.
+
+        The content path (ssl_proj, quantizer, enc_p) is frozen as in the official v3/v4 training; a
+        random prompt of up to 2/3 of each utterance is given to the CFM and not scored.
+        """
+        y_mask = length_mask(spec_lengths, spec.size(2), spec.dtype)
+        ge = self.ref_enc(spec[:, :V2_REF_BINS] * y_mask, y_mask)
+        with torch.no_grad():
+            for frozen in (self.ssl_proj, self.quantizer, self.enc_p):
+                frozen.eval()
+            quantized, _codes, _commit, _ = self.quantizer(self.ssl_proj(ssl), layers=[0])
+            quantized = F.interpolate(quantized, scale_factor=2, mode="nearest")
+            x, _m, _logs, _mask = self.enc_p(quantized, spec_lengths, text, text_lengths, ge)
+        fea = F.interpolate(self.bridge(x), scale_factor=FRAME_SCALE[self.version], mode="nearest")
+        fea = self.wns1(fea, mel_lengths, ge)
+        prompt_max = mel_lengths * 2 / 3
+        prompt_lens = (torch.rand([ssl.shape[0]], device=fea.device) * prompt_max).floor().long()
+        frames = min(mel.shape[-1], fea.shape[-1])
+        return self.cfm.loss(mel[:, :, :frames], mel_lengths, prompt_lens, fea[:, :, :frames])
 
     @torch.no_grad()
     def extract_latent(self, ssl: torch.Tensor) -> torch.Tensor:
