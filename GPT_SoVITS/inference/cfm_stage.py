@@ -17,7 +17,7 @@ from torch import nn
 from GPT_SoVITS.checkpoints import Checkpoint
 from GPT_SoVITS.models.sovits.commons import fold_weight_norms
 from GPT_SoVITS.models.sovits.synthesizer_v3 import SynthesizerTrnV3
-from GPT_SoVITS.models.v3v4.load import VocoderSpec, load_v3v4_sovits, load_vocoder
+from GPT_SoVITS.models.v3v4.load import VocoderError, VocoderSpec, load_v3v4_sovits, load_vocoder
 from GPT_SoVITS.models.v3v4.synthesis import synthesize
 from GPT_SoVITS.versions import spec
 
@@ -47,7 +47,12 @@ def load_cfm_sovits(
     version = ckpt.version.value
     model = load_v3v4_sovits(ckpt, version, ckpt.is_lora, pretrained_dir=pretrained_dir)
     fold_weight_norms(model)  # inference only: the engine never saves this model
-    vocoder, vspec = load_vocoder(version, pretrained_dir)
+    try:
+        vocoder, vspec = load_vocoder(version, pretrained_dir)
+    except VocoderError as e:  # name the SoVITS file too: it is the one the user chose
+        raise VocoderError(
+            ckpt.path, f"this {version} model cannot synthesise without its vocoder ({e})"
+        ) from e
     mel = spec(version).cfm_mel
     assert mel is not None  # every CFM version has its mel settings
     cast = {"device": device, "dtype": dtype}

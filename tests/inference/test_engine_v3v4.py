@@ -86,8 +86,9 @@ def test_lora_without_base_or_vocoder_names_the_files(
     base = next_golden_dir / "models" / "pretrained_models" / "gsv-v4-pretrained" / "s2Gv4.pth"
     (tmp_path / "gsv-v4-pretrained").mkdir()
     (tmp_path / "gsv-v4-pretrained" / "s2Gv4.pth").symlink_to(base)
-    with pytest.raises(CheckpointError, match=r"vocoder\.pth"):
+    with pytest.raises(CheckpointError, match=r"vocoder\.pth") as e:
         make_engine("v4", golden_models, next_golden_dir, bert_dir, hubert_dir, pretrained_dir=tmp_path)
+    assert "parity_pub_v4_lora" in str(e.value) and "\n" not in str(e.value)
 
 
 @pytest.mark.slow
