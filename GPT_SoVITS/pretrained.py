@@ -34,6 +34,7 @@ class VersionFiles:
 
 _V2 = "gsv-v2final-pretrained/"
 _S1V3 = "s1v3.ckpt"
+_BIGVGAN = "models--nvidia--bigvgan_v2_24khz_100band_256x/"  # the v3 vocoder (a hub-cache folder name)
 VERSIONS: dict[str, VersionFiles] = {  # by official version name; every ModelVersion has a row (tested)
     v.version.value: v
     for v in (
@@ -60,7 +61,13 @@ VERSIONS: dict[str, VersionFiles] = {  # by official version name; every ModelVe
             _S1V3,
             ("sv/pretrained_eres2netv2w24s4ep4.ckpt",),
         ),
-        VersionFiles(ModelVersion.V3, "s2Gv3.pth", None, _S1V3),
+        VersionFiles(
+            ModelVersion.V3,
+            "s2Gv3.pth",
+            None,
+            _S1V3,
+            (_BIGVGAN + "config.json", _BIGVGAN + "bigvgan_generator.pt"),
+        ),
         VersionFiles(
             ModelVersion.V4, "gsv-v4-pretrained/s2Gv4.pth", None, _S1V3, ("gsv-v4-pretrained/vocoder.pth",)
         ),

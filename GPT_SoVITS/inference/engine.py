@@ -19,11 +19,13 @@ import torch.nn.functional as F
 from GPT_SoVITS.audio import spectrogram_torch
 from GPT_SoVITS.checkpoints import load_gpt, load_sovits
 from GPT_SoVITS.devices import resolve_device, resolve_dtype
+from GPT_SoVITS.inference.cfm_stage import CFMStage
 from GPT_SoVITS.inference.guard import GuardConfig
 from GPT_SoVITS.inference.reference import LRUCache, ReferenceError, Window, file_digest, windowed_reference
 from GPT_SoVITS.inference.request import TTSRequest, languages_for
 from GPT_SoVITS.inference.results import AudioChunk, EngineError, SynthesisResult
 from GPT_SoVITS.inference.segments import Frontend, Phonemes
+from GPT_SoVITS.paths import PRETRAINED_DIR
 from GPT_SoVITS.versions import spec
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,12 @@ class SoVITSModel:
     hop_length: int
     win_length: int
     inter_channels: int
+    cfm: CFMStage | None = None  # v3/v4: the CFM + vocoder stage replaces the SoVITS decoder
+
+    @property
+    def output_rate(self) -> int:
+        """Sample rate of the synthesised audio (the vocoder's for v3/v4)."""
+        return self.cfm.vspec.sr if self.cfm is not None else self.sampling_rate
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class PreparedReference:
     prompt_codes: torch.Tensor  # [P] long, CPU: semantic tokens of the prompt window
     spec: torch.Tensor  # [1, filter_length // 2 + 1, frames] float32, CPU
     window: Window
+    mel_wav: torch.Tensor | None = None  # v3/v4: the window at the CFM mel rate [samples], float32, CPU
 
 
 class TTSEngine:
@@ -71,6 +80,7 @@ class TTSEngine:
         precision: str = "fp32",
         guard: GuardConfig | None = None,
         cache_size: int = 32,
+        pretrained_dir: str | Path | None = None,
     ) -> None:
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.dtype = resolve_dtype(precision, self.device)
@@ -79,6 +89,8 @@ class TTSEngine:
         # fp32 step; the numpy + numba fp32 step now matches it on a 2-core Zen 4 (no fast fp16 there).
         self.step_precision = "fp16" if precision == "fp16" and self.device.type == "cpu" else "fp32"
         self.guard = guard or GuardConfig()
+        # where v3/v4 LoRA files find their base and v3/v4 models their vocoder (official layout)
+        self.pretrained_dir = Path(pretrained_dir) if pretrained_dir is not None else PRETRAINED_DIR
         self._swap = threading.Lock()  # serialises weight switches (not synthesis)
         self.gpt = self._load_gpt(gpt_path)
         self.sovits = self._load_sovits(sovits_path)
@@ -110,7 +122,9 @@ class TTSEngine:
 
         ckpt = load_sovits(path)
         version_spec = spec(ckpt.version)
-        if version_spec.uses_cfm or version_spec.has_sv_embedding or ckpt.is_lora:
+        if version_spec.uses_cfm:
+            return self._load_cfm_sovits(ckpt)
+        if version_spec.has_sv_embedding or ckpt.is_lora:
             raise EngineError(
                 f"{path}: SoVITS {ckpt.version.value} weights are not supported by this engine yet "
                 "(v1 and v2 are)"
@@ -130,6 +144,19 @@ class TTSEngine:
             int(data["win_length"]),
             int(mconf["inter_channels"]),
         )
+
+    def _load_cfm_sovits(self, ckpt) -> SoVITSModel:
+        """v3/v4: the CFM model (a LoRA file merged onto its base) and the version's vocoder."""
+        from GPT_SoVITS.inference.cfm_stage import load_cfm_sovits
+
+        model, stage = load_cfm_sovits(ckpt, self.pretrained_dir, self.device, self.dtype)
+        data, mconf = ckpt.config["data"], ckpt.config["model"]
+        log.info("SoVITS %s loaded (version %s, CFM + vocoder)", ckpt.path, ckpt.version.value)
+        return SoVITSModel(
+            str(ckpt.path), model, ckpt.version.value, ckpt.symbol_version, int(data["sampling_rate"]),
+            int(data["filter_length"]), int(data["hop_length"]), int(data["win_length"]),
+            int(mconf["inter_channels"]), stage,
+        )  # fmt: skip
 
     def _load_bert(self, folder: str | Path | None) -> object | None:
         if folder is None:
@@ -164,7 +191,7 @@ class TTSEngine:
     # -- facts -----------------------------------------------------------------------------------------
     @property
     def sample_rate(self) -> int:
-        return self.sovits.sampling_rate
+        return self.sovits.output_rate
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -200,7 +227,8 @@ class TTSEngine:
 
     @torch.inference_mode()
     def _make_reference(self, path: str | Path, digest: str, sovits: SoVITSModel) -> PreparedReference:
-        (wav16k, wav_sr), window = windowed_reference(path, (16000, sovits.sampling_rate))
+        rates = (16000, sovits.sampling_rate) + ((sovits.cfm.mel_rate,) if sovits.cfm is not None else ())
+        (wav16k, wav_sr, *wav_mel), window = windowed_reference(path, rates)
         # Official quirk: 0.3 x the SoVITS rate of zeros (9600 samples = 0.6 s at 16 kHz) end the prompt.
         wav16k = torch.cat([torch.from_numpy(wav16k), torch.zeros(int(sovits.sampling_rate * 0.3))])
         ssl = self.hubert.features(wav16k).to(self.dtype)  # [1, 768, frames]
@@ -217,7 +245,8 @@ class TTSEngine:
             sovits.win_length,
             center=False,
         )
-        return PreparedReference(digest, codes[0, 0].long().cpu(), spec_.float().cpu(), window)
+        mel_wav = torch.from_numpy(wav_mel[0]).float() if wav_mel else None
+        return PreparedReference(digest, codes[0, 0].long().cpu(), spec_.float().cpu(), window, mel_wav)
 
     def prompt_phonemes(self, text: str, lang: str, symbol_version: str) -> Phonemes:
         key = (text, lang, symbol_version)

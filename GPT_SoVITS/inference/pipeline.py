@@ -82,10 +82,21 @@ class Pipeline:
             text = prompt_with_stop(self.req.prompt_text, self.req.prompt_lang)
             self.prompt = self.engine.prompt_phonemes(text, self.req.prompt_lang, self.sovits.symbol_version)
             self.prompt_codes = main.prompt_codes.to(self.device)[None]  # (1, P)
+        self.mel_wav = main.mel_wav
+        if self.sovits.cfm is not None:
+            self._check_cfm()
         pieces = split_text(self.req.text, self.req.text_split_method, self.req.text_lang)
         self.timings["reference"] += t1 - t0
         self.timings["frontend"] += time.perf_counter() - t1
         return pieces
+
+    def _check_cfm(self) -> None:
+        from GPT_SoVITS.inference.cfm_stage import PROMPT_REQUIRED, SUPER_SAMPLING_NOTE
+
+        if self.prompt is None:
+            raise RequestError("prompt_text", PROMPT_REQUIRED)
+        if self.req.super_sampling and self.sovits.version == "v3":
+            self.notes.append(SUPER_SAMPLING_NOTE)
 
     def segments(self, pieces: list[str], streaming: bool = False) -> Iterator[Phonemes]:
         """Frontend of the pieces, lazily; phoneme-less pieces are skipped.
@@ -231,6 +242,8 @@ class Pipeline:
         t0 = time.perf_counter()
         if not tokens:
             tokens = [0]  # official: never decode an empty sequence
+        if self.sovits.cfm is not None:
+            return self._render_cfm(tokens, seg, noise_seed, t0)
         codes = torch.tensor(tokens, dtype=torch.long, device=self.device)[None, None]  # (n_q=1, B=1, T)
         text = torch.tensor(seg.ids, dtype=torch.long, device=self.device)[None]
         frames = 2 * len(tokens)  # 25 Hz tokens -> 50 Hz frames
@@ -247,8 +260,21 @@ class Pipeline:
         self.timings["sovits"] += time.perf_counter() - t0
         return limit_peak(wav[0, 0].float().cpu().numpy())
 
+    def _render_cfm(self, tokens: list[int], seg: Phonemes, noise_seed: int, t0: float) -> np.ndarray:
+        """v3/v4: CFM mel continuation of the reference + vocoder (official using_vocoder_synthesis)."""
+        from GPT_SoVITS.inference.cfm_stage import render_cfm
+
+        assert self.prompt is not None and self.prompt_codes is not None  # checked in prepare()
+        audio = render_cfm(
+            self.sovits.model, self.sovits.cfm, self.prompt_codes[0], self.prompt.ids, self.specs[0],
+            self.mel_wav, tokens, seg.ids, float(self.req.speed_factor), int(self.req.sample_steps),
+            self._generator(noise_seed),
+        )  # fmt: skip
+        self.timings["sovits"] += time.perf_counter() - t0
+        return limit_peak(audio)
+
     def _silence(self) -> np.ndarray:
-        return np.zeros(int(self.sovits.sampling_rate * self.req.fragment_interval), np.float32)
+        return np.zeros(int(self.sovits.output_rate * self.req.fragment_interval), np.float32)
 
     # -- entry points ----------------------------------------------------------------------------------
     def run(self) -> SynthesisResult:
@@ -258,13 +284,13 @@ class Pipeline:
             pieces += [self.render(attempt.tokens, seg, attempt.seed), self._silence()]
             reports.append(report)
         audio = np.concatenate(pieces).astype(np.float32)
-        return SynthesisResult(self.sovits.sampling_rate, audio, self.seed, reports, self.notes, self.timings)
+        return SynthesisResult(self.sovits.output_rate, audio, self.seed, reports, self.notes, self.timings)
 
     def stream(self) -> Iterator[AudioChunk]:
         """Chunks per segment; the first segment's frontend runs before anything is yielded, so bad input
         fails before a response starts. The last chunk of the request has ``final`` set."""
         segments = self.segments(self.prepare(), streaming=True)
-        sr = self.sovits.sampling_rate
+        sr = self.sovits.output_rate
         seg = next(segments)
         i = 0
         while seg is not None:
@@ -284,7 +310,7 @@ class Pipeline:
         regenerated, but the token limit still stops a runaway segment."""
         from GPT_SoVITS.models.gpt.decode import iter_tokens
 
-        r, sr = self.req, self.sovits.sampling_rate
+        r, sr = self.req, self.sovits.output_rate
         x, bert = self._gpt_inputs(seg)
         limit = self._limits(seg)
         seed = retry_seed(self.seed, 0) + index

@@ -26,6 +26,7 @@ GROUP_MODULES: dict[str, str] = {
     "cut": "GPT_SoVITS.parity.cut",
     "frontend": "GPT_SoVITS.parity.frontend",
     "slicer": "GPT_SoVITS.parity.slicer",
+    "v3v4": "GPT_SoVITS.parity.v3v4",
 }
 
 

@@ -34,3 +34,13 @@ def test_bench_decode_compares_with_the_official_style_step() -> None:
     assert re.search(r"kv cache / floor = [\d.]+x median", r.stdout), r.stdout
     ours = re.search(r"ours fp32: [\d.]+ ms median; ours / official = ([\d.]+)x", r.stdout)
     assert ours and float(ours[1]) > 0, r.stdout
+
+
+def test_bench_cfm_prints_the_cfm_and_vocoder_stages_against_their_floors() -> None:
+    r = run_module("bench.cfm", "--small", "--steps", "4", timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for stage in ("cfm", "vocoder", "total"):
+        row = re.search(rf"^{stage}\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", r.stdout, re.M)
+        assert row, f"no {stage} row in:\n{r.stdout}"
+        assert all(float(v) > 0 for v in row.groups())
+    assert re.search(r"real-time factor [\d.]+", r.stdout)

@@ -23,6 +23,7 @@ class Generator(nn.Module):
         upsample_initial_channel: int,
         upsample_kernel_sizes: Sequence[int],
         gin_channels: int = 0,
+        post_bias: bool = False,  # the v4 vocoder's conv_post has a bias (official ``is_bias=True``)
     ) -> None:
         super().__init__()
         if len(upsample_rates) != len(upsample_kernel_sizes):
@@ -40,7 +41,7 @@ class Generator(nn.Module):
             self.ups.append(weight_norm(up))
             for k, d in zip(resblock_kernel_sizes, resblock_dilation_sizes, strict=True):
                 self.resblocks.append(block_cls(ch, k, tuple(d)))
-        self.conv_post = nn.Conv1d(ch, 1, 7, 1, padding=3, bias=False)
+        self.conv_post = nn.Conv1d(ch, 1, 7, 1, padding=3, bias=post_bias)
         if gin_channels:
             self.cond = nn.Conv1d(gin_channels, upsample_initial_channel, 1)
 
