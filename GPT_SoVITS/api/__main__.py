@@ -12,6 +12,7 @@ import socket
 import sys
 from pathlib import Path
 
+from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.paths import DEFAULT_BERT_DIR, DEFAULT_HUBERT_DIR, OUTPUT_DIR
 
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device,
             precision=args.precision,
         )
-    except (ValueError, OSError) as e:
+    except (UserError, OSError) as e:  # anything else is a bug: its traceback is the report
         print(f"error: {e}", file=sys.stderr)
         return 2
     roots = args.allowed_roots if args.allowed_roots is not None else [Path.cwd()]

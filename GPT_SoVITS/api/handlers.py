@@ -76,13 +76,20 @@ def header_safe(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True)
 
 
+def is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):  # a name too long for the OS, a NUL byte: not a file
+        return False
+
+
 def split_list(value: Any) -> list[str]:
     """A list field's value in any accepted form -> its non-empty entries (``[""]`` and ``""`` are none)."""
     items: Iterable[Any] = value if isinstance(value, list | tuple) else [value]
     out: list[str] = []
     for item in items:
         text = "" if item is None else str(item)
-        parts = [text] if Path(text).is_file() else text.split(",")  # a real file name may hold a comma
+        parts = [text] if is_file(text) else text.split(",")  # a real file name may hold a comma
         # api.py's documented GET quotes its entries: inp_refs="456.wav"
         out += [p.strip().strip("\"'") for p in parts if p.strip().strip("\"'")]
     return out
@@ -106,7 +113,7 @@ def aux_paths(state: ServerState, value: Any, notes: list[str]) -> list[str]:
     kept = []
     for path in split_list(value):
         resolved = state.check_path("aux_ref_audio_paths", path)  # outside the roots: still refused
-        if Path(resolved).is_file():
+        if is_file(resolved):
             kept.append(resolved)
         else:
             notes.append(f"aux_ref_audio_paths: {path} not found, skipped")

@@ -88,7 +88,13 @@ class ServerState:
         """``path`` resolved, if inside an allowed root; else PathNotAllowed."""
         if not path:
             raise RequestError(field_name, "is required")
-        resolved = Path(path).expanduser().resolve()
+        if "\x00" in path:
+            raise RequestError(field_name, "contains a NUL character")
+        try:
+            resolved = Path(path).expanduser().resolve()
+            resolved.exists()  # a name the OS refuses (too long...) is the caller's input, not our bug
+        except OSError as e:
+            raise RequestError(field_name, f"unusable path {path[:80]!r}: {e.strerror or e}") from e
         if not any(resolved == root or resolved.is_relative_to(root) for root in self.allowed_roots):
             raise PathNotAllowed(field_name, path)
         return str(resolved)

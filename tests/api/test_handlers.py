@@ -223,3 +223,12 @@ def test_openai_stock_voice_uses_the_default_reference_once_one_is_set(api) -> N
     r = client.post("/v1/audio/speech", json=speech)
     assert r.status_code == 200 and "voice 'alloy' is no preset" in r.headers["x-tts-notes"]
     assert engine.requests[-1].ref_audio_path == str(ref.resolve())
+
+
+def test_paths_the_os_refuses_are_400s_naming_the_field(api) -> None:
+    client, _, ref = api
+    for bad in ("a\x00b.wav", "x" * 5000, str(ref.parent / ("y" * 300))):
+        r = client.post("/tts", json=body(ref, ref_audio_path=bad))
+        assert r.status_code == 400 and r.json()["field"] == "ref_audio_path", (bad[:20], r.text)
+        r = client.post("/tts", json=body(ref, aux_ref_audio_paths=[bad]))
+        assert r.status_code == 400 and r.json()["field"] == "aux_ref_audio_paths", (bad[:20], r.text)

@@ -77,8 +77,10 @@ def test_starts_and_serves_under_a_cpu_hog(tmp_path: Path, golden_models, bert_d
     server listens, answers /health while it warms up, then synthesises."""
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(4)]
     try:
-        srv = start_server(tmp_path, golden_models, bert_dir, hubert_dir, [refs["zh"].parent])
+        roots = [refs["zh"].parent]
+        srv = start_server(tmp_path, golden_models, bert_dir, hubert_dir, roots, until=("warming", "ok"))
         try:
+            assert requests.get(srv.url + "/health", timeout=60).status_code == 200
             body = {"text": TEXT, "text_lang": "zh", "ref_audio_path": str(refs["zh"]), "seed": 1}
             r = srv.post("/tts", json={**body, "prompt_text": "今天天气很好。", "prompt_lang": "zh"})
             assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
