@@ -32,6 +32,18 @@ def golden_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def next_golden_dir(shared_dir: Path) -> Path:
+    """Goldens of v2Pro/v2ProPlus/v3/v4 (``../shared/parity/next/golden``)."""
+    return shared_dir / "parity" / "next" / "golden"
+
+
+@pytest.fixture(scope="session")
+def next_inventory_dir(shared_dir: Path) -> Path:
+    """Inventories of the SV model and the v3/v4 vocoders (``../shared/parity/next/inventory``)."""
+    return shared_dir / "parity" / "next" / "inventory"
+
+
+@pytest.fixture(scope="session")
 def inventory_dir(shared_dir: Path) -> Path:
     return shared_dir / "parity" / "inventory"
 

@@ -26,7 +26,21 @@ GROUP_MODULES: dict[str, str] = {
     "cut": "GPT_SoVITS.parity.cut",
     "frontend": "GPT_SoVITS.parity.frontend",
     "slicer": "GPT_SoVITS.parity.slicer",
+    # v2Pro/v2ProPlus/v3/v4 layout (shared/parity/next/golden)
+    "detect": "GPT_SoVITS.parity.detect",
 }
+
+# Groups of the v2Pro/v2ProPlus/v3/v4 golden layout (shared/parity/next/golden), recognised by its marker
+# file. A run without --only runs the groups of the folder's layout; a missing file inside a layout fails.
+NEXT_LAYOUT_MARKER = "version_detection.json"
+NEXT_LAYOUT_GROUPS: tuple[str, ...] = ("detect",)
+
+
+def default_groups(golden: Path) -> list[str]:
+    """The groups of the golden folder's layout (v1/v2 set or the ``next`` set)."""
+    if (golden / NEXT_LAYOUT_MARKER).exists():
+        return [g for g in GROUP_MODULES if g in NEXT_LAYOUT_GROUPS]
+    return [g for g in GROUP_MODULES if g not in NEXT_LAYOUT_GROUPS]
 
 
 @dataclass(frozen=True)
