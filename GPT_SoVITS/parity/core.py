@@ -28,12 +28,15 @@ GROUP_MODULES: dict[str, str] = {
     "slicer": "GPT_SoVITS.parity.slicer",
     # v2Pro/v2ProPlus/v3/v4 layout (shared/parity/next/golden)
     "detect": "GPT_SoVITS.parity.detect",
+    "sv": "GPT_SoVITS.parity.pro",
+    "pro": "GPT_SoVITS.parity.pro",
+    "inventory": "GPT_SoVITS.parity.inventory",
 }
 
 # Groups of the v2Pro/v2ProPlus/v3/v4 golden layout (shared/parity/next/golden), recognised by its marker
 # file. A run without --only runs the groups of the folder's layout; a missing file inside a layout fails.
 NEXT_LAYOUT_MARKER = "version_detection.json"
-NEXT_LAYOUT_GROUPS: tuple[str, ...] = ("detect",)
+NEXT_LAYOUT_GROUPS: tuple[str, ...] = ("detect", "sv", "pro", "inventory")
 
 
 def default_groups(golden: Path) -> list[str]:
