@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from GPT_SoVITS.audio import spectrogram_torch
+from GPT_SoVITS.audio import resample, spectrogram_torch
 from GPT_SoVITS.checkpoints import load_gpt, load_sovits
 from GPT_SoVITS.devices import resolve_device, resolve_dtype
 from GPT_SoVITS.inference.guard import GuardConfig
@@ -24,7 +24,7 @@ from GPT_SoVITS.inference.reference import LRUCache, ReferenceError, Window, fil
 from GPT_SoVITS.inference.request import TTSRequest, languages_for
 from GPT_SoVITS.inference.results import AudioChunk, EngineError, SynthesisResult
 from GPT_SoVITS.inference.segments import Frontend, Phonemes
-from GPT_SoVITS.versions import spec
+from GPT_SoVITS.versions import SV_MODEL_FILE, spec
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class SoVITSModel:
     hop_length: int
     win_length: int
     inter_channels: int
+    sv: object | None = None  # features.sv.SpeakerEncoder of v2Pro/v2ProPlus (their style needs it)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class PreparedReference:
     prompt_codes: torch.Tensor  # [P] long, CPU: semantic tokens of the prompt window
     spec: torch.Tensor  # [1, filter_length // 2 + 1, frames] float32, CPU
     window: Window
+    sv_emb: torch.Tensor | None = None  # [1, 20480] float32, CPU: SV embedding (v2Pro/v2ProPlus only)
 
 
 class TTSEngine:
@@ -71,7 +73,9 @@ class TTSEngine:
         precision: str = "fp32",
         guard: GuardConfig | None = None,
         cache_size: int = 32,
+        sv_path: str | Path | None = None,
     ) -> None:
+        """sv_path: the SV model v2Pro/v2ProPlus weights need (default pretrained_models/sv/...ckpt)."""
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.dtype = resolve_dtype(precision, self.device)
         # On CPU, fp16 keeps the models in fp32 but runs the GPT's per-token matrix products in fp16
@@ -80,6 +84,7 @@ class TTSEngine:
         self.step_precision = "fp16" if precision == "fp16" and self.device.type == "cpu" else "fp32"
         self.guard = guard or GuardConfig()
         self._swap = threading.Lock()  # serialises weight switches (not synthesis)
+        self.sv_path = Path(sv_path) if sv_path is not None else None
         self.gpt = self._load_gpt(gpt_path)
         self.sovits = self._load_sovits(sovits_path)
         self.bert = self._load_bert(bert_dir)
@@ -110,12 +115,13 @@ class TTSEngine:
 
         ckpt = load_sovits(path)
         version_spec = spec(ckpt.version)
-        if version_spec.uses_cfm or version_spec.has_sv_embedding or ckpt.is_lora:
+        if version_spec.uses_cfm or ckpt.is_lora:
             raise EngineError(
                 f"{path}: SoVITS {ckpt.version.value} weights are not supported by this engine yet "
-                "(v1 and v2 are)"
+                "(v1, v2, v2Pro and v2ProPlus are)"
             )
         model = self._cast(load_sovits_model(ckpt, device="cpu"))
+        sv = self._load_sv(model, path) if version_spec.has_sv_embedding else None
         fold_weight_norms(model)  # inference only: the engine never saves this model
         data, mconf = ckpt.config["data"], ckpt.config["model"]
         log.info("SoVITS %s loaded (version %s)", path, ckpt.version.value)
@@ -129,7 +135,18 @@ class TTSEngine:
             int(data["hop_length"]),
             int(data["win_length"]),
             int(mconf["inter_channels"]),
+            sv,
         )
+
+    def _load_sv(self, model: torch.nn.Module, sovits_path: str | Path) -> object:
+        """The SV model of v2Pro/v2ProPlus; a missing or mismatched file names itself and the SoVITS file."""
+        from GPT_SoVITS.features.sv import SpeakerEncoder
+        from GPT_SoVITS.paths import PRETRAINED_DIR
+
+        path = self.sv_path or PRETRAINED_DIR / SV_MODEL_FILE
+        encoder = SpeakerEncoder(path, device=self.device, dtype=self.dtype)
+        encoder.check_fits(model.sv_input_dim, sovits_path)
+        return encoder
 
     def _load_bert(self, folder: str | Path | None) -> object | None:
         if folder is None:
@@ -217,7 +234,11 @@ class TTSEngine:
             sovits.win_length,
             center=False,
         )
-        return PreparedReference(digest, codes[0, 0].long().cpu(), spec_.float().cpu(), window)
+        sv_emb = None
+        if sovits.sv is not None:  # official: the normalised reference, resampled to 16 kHz, unpadded
+            sv_in = resample(audio[0].float().numpy(), sovits.sampling_rate, 16000)
+            sv_emb = sovits.sv.embed(sv_in).float().cpu()  # [1, 20480]
+        return PreparedReference(digest, codes[0, 0].long().cpu(), spec_.float().cpu(), window, sv_emb)
 
     def prompt_phonemes(self, text: str, lang: str, symbol_version: str) -> Phonemes:
         key = (text, lang, symbol_version)
