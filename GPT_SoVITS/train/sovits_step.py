@@ -123,14 +123,14 @@ def train_step(
     ``update=False`` runs forward and backward only and drops the gradients (a memory probe).
     """
     device = next(nets.g_core.parameters()).device
-    ssl, _ssl_len, spec, spec_len, y, _y_len, text, text_len = (
+    ssl, _ssl_len, spec, spec_len, y, _y_len, text, text_len, *sv = (
         t.to(device, non_blocking=True) for t in batch
-    )
+    )  # sv: [B, D] SV embeddings of v2Pro/v2ProPlus batches
     d, t = cfg.data, cfg.train
     seg_frames = t.segment_size // d.hop_length
     with amp.autocast():
         y_hat, kl_ssl, ids_slice, _x_mask, z_mask, (_z, z_p, m_p, logs_p, _m_q, logs_q), _ = nets.g(
-            ssl, spec, spec_len, text, text_len
+            ssl, spec, spec_len, text, text_len, sv_emb=sv[0] if sv else None
         )
         mel = spec_to_mel_torch(
             spec, d.filter_length, d.n_mel_channels, d.sampling_rate, d.mel_fmin, d.mel_fmax
