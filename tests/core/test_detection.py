@@ -86,3 +86,12 @@ def test_lora_flag_and_unknown_header(tmp_path: Path, next_golden_dir: Path) -> 
         sniff_sovits_version(bad)
     with pytest.raises(CheckpointError, match="file not found"):
         sniff_sovits_version(tmp_path / "missing.pth")
+
+
+def test_runner_picks_the_groups_of_the_golden_layout(golden_dir: Path, next_golden_dir: Path) -> None:
+    from GPT_SoVITS.parity.core import GROUP_MODULES, NEXT_LAYOUT_GROUPS, default_groups
+
+    assert default_groups(next_golden_dir) == [g for g in GROUP_MODULES if g in NEXT_LAYOUT_GROUPS]
+    assert {"detect", "sv", "pro", "inventory"} <= set(default_groups(next_golden_dir))
+    old = default_groups(golden_dir)
+    assert "decode" in old and "gpt" in old and not set(old) & set(NEXT_LAYOUT_GROUPS)
