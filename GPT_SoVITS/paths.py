@@ -20,6 +20,7 @@ BERT_DIR = "3-bert"
 HUBERT_DIR = "4-cnhubert"
 WAV32K_DIR = "5-wav32k"
 NAME2SEMANTIC = "6-name2semantic.tsv"
+SV_DIR = "7-sv_cn"  # v2Pro/v2ProPlus: SV embedding of each 5-wav32k clip, <name>.pt = [1, 20480] float
 SOVITS_CKPT_DIR = "logs_s2"  # + "_<version>": training checkpoints G_<step>.pth / D_<step>.pth
 GPT_CKPT_DIR = "logs_s1"  # + "_<version>": training checkpoints GPT_<step>.pth
 DROPPED = "dropped.tsv"  # items a formatting stage dropped on purpose: name<TAB>stage<TAB>reason

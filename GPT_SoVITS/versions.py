@@ -44,7 +44,13 @@ class VersionSpec:
     cfm_mel: MelSettings | None = None  # mel the v3/v4 CFM works in (fixed in the official code)
     prepares: bool = True  # the formatting stages (prepare.text/hubert/semantic) write its features
     trains: bool = False  # the trainers (train.sovits/train.gpt) fine-tune it
+    sv_input_dim: int = 0  # v2Pro/v2ProPlus: width of the SV embedding ``sv_emb`` takes (20480, hard-wired)
+    sv_model: str | None = None  # SV model file under pretrained_models/ the version needs at inference
+    pretrained_sovits: str | None = None  # official pretrained SoVITS generator under pretrained_models/
 
+
+# The speaker-verification model of v2Pro/v2ProPlus (ERes2NetV2, w24 s4 e4), relative to pretrained_models/.
+SV_MODEL_FILE = "sv/pretrained_eres2netv2w24s4ep4.ckpt"
 
 SPECS: dict[ModelVersion, VersionSpec] = {
     s.version: s
@@ -71,8 +77,28 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             MelSettings(1280, 320, 1280, 100, 32000),
             prepares=False,
         ),
-        VersionSpec(ModelVersion.V2PRO, "v2", b"05", 32000, True, False),
-        VersionSpec(ModelVersion.V2PROPLUS, "v2", b"06", 32000, True, False),
+        VersionSpec(
+            ModelVersion.V2PRO,
+            "v2",
+            b"05",
+            32000,
+            True,
+            False,
+            sv_input_dim=20480,
+            sv_model=SV_MODEL_FILE,
+            pretrained_sovits="v2Pro/s2Gv2Pro.pth",
+        ),
+        VersionSpec(
+            ModelVersion.V2PROPLUS,
+            "v2",
+            b"06",
+            32000,
+            True,
+            False,
+            sv_input_dim=20480,
+            sv_model=SV_MODEL_FILE,
+            pretrained_sovits="v2Pro/s2Gv2ProPlus.pth",
+        ),
     )
 }
 
@@ -88,6 +114,23 @@ HEADER_TO_VERSION: dict[bytes, tuple[ModelVersion, bool]] = {
     b"05": (ModelVersion.V2PRO, False),
     b"06": (ModelVersion.V2PROPLUS, False),
 }
+
+# Official table of released SoVITS files (process_ckpt.hash_pretrained_dict): MD5 of the first 8192 bytes ->
+# (symbol version, model version, is LoRA). The released bases of v3/v4 are found only this way. Note the
+# official quirk kept here: the v1 pretrained s2G488k.pth is listed as "v2" (the loader then reads the symbol
+# set from the embedding rows anyway).
+RELEASED_SOVITS_MD5: dict[str, tuple[str, ModelVersion, bool]] = {
+    "dc3c97e17592963677a4a1681f30c653": ("v2", ModelVersion.V2, False),  # s2G488k.pth (v1 pretrained)
+    "6642b37f3dbb1f76882b69937c95a5f3": ("v2", ModelVersion.V2, False),  # s2G2333k.pth (v2 pretrained)
+    "43797be674a37c1c83ee81081941ed0f": ("v2", ModelVersion.V3, False),  # s2Gv3.pth
+    "4f26b9476d0c5033e04162c486074374": ("v2", ModelVersion.V4, False),  # gsv-v4-pretrained/s2Gv4.pth
+    "c7e9fce2223f3db685cdfa1e6368728a": ("v2", ModelVersion.V2PRO, False),  # v2Pro/s2Gv2Pro.pth
+    "66b313e39455b57ab1b0bc0b239c9d0a": ("v2", ModelVersion.V2PROPLUS, False),  # v2Pro/s2Gv2ProPlus.pth
+}
+MD5_PREFIX_BYTES = 8192
+# Official size rule for plain ("PK") SoVITS files that neither the MD5 nor the header identifies.
+V1_MAX_BYTES = 82978 * 1024  # v1 exports are about 82942 KiB, v2 about 83014 KiB
+V2_MAX_BYTES = 700 * 1024 * 1024  # anything larger is a full v3 model in the official rule
 
 # Rows of enc_p.text_embedding / ar_text_embedding that identify the v1 symbol table.
 V1_SYMBOL_COUNT = 322

@@ -32,20 +32,20 @@ def golden_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def inventory_dir(shared_dir: Path) -> Path:
-    return shared_dir / "parity" / "inventory"
-
-
-@pytest.fixture(scope="session")
 def next_golden_dir(shared_dir: Path) -> Path:
-    """The v2Pro/v2ProPlus/v3/v4 golden set (``shared/parity/next/golden``)."""
+    """Goldens of v2Pro/v2ProPlus/v3/v4 (``../shared/parity/next/golden``)."""
     return shared_dir / "parity" / "next" / "golden"
 
 
 @pytest.fixture(scope="session")
 def next_inventory_dir(shared_dir: Path) -> Path:
-    """Inventories of the SV model and the v3/v4 vocoders (``shared/parity/next/inventory``)."""
+    """Inventories of the SV model and the v3/v4 vocoders (``../shared/parity/next/inventory``)."""
     return shared_dir / "parity" / "next" / "inventory"
+
+
+@pytest.fixture(scope="session")
+def inventory_dir(shared_dir: Path) -> Path:
+    return shared_dir / "parity" / "inventory"
 
 
 def require_tool(name: str) -> str:

@@ -1,4 +1,5 @@
 """SoVITS training data: (HuBERT features, linear spectrogram, waveform, phone ids) per item, and collate.
+v2Pro/v2ProPlus items also carry the clip's SV embedding from 7-sv_cn/ (``with_sv``), as the official loader.
 
 As the official ``TextAudioSpeakerLoader``: items are the names present in 2-name2text, 4-cnhubert and
 5-wav32k; clips outside 0.6-54 s are left out; a small set is repeated until it has about 100 entries (so an
@@ -11,11 +12,13 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from GPT_SoVITS import paths
 from GPT_SoVITS.audio import audio_info, load_audio, spectrogram_torch
 from GPT_SoVITS.config.sovits import SoVITSDataConfig
 from GPT_SoVITS.data.experiment import Experiment
@@ -70,13 +73,19 @@ class SoVITSDataset(Dataset):
         to_ids: Callable[[Sequence[str]], list[int]],
         data: SoVITSDataConfig,
         min_items: int = MIN_EPOCH_ITEMS,
+        with_sv: bool = False,
     ) -> None:
+        """with_sv: v2Pro/v2ProPlus; items without a 7-sv_cn embedding (prepare.sv) are left out."""
         self.exp = exp
         self.data = data
+        self.with_sv = with_sv
         text = exp.read_text()
         items: list[SoVITSItem] = []
         skipped: dict[str, str] = {}
         for name in names:
+            if with_sv and not self.sv_path(name).is_file():
+                skipped[name] = f"no SV embedding {paths.SV_DIR}/{name}.pt (run prepare.sv)"
+                continue
             info = audio_info(exp.wav_path(name))
             if not MIN_SECONDS < info.duration < MAX_SECONDS:
                 skipped[name] = f"duration {info.duration:.2f} s outside {MIN_SECONDS}-{MAX_SECONDS} s"
@@ -96,6 +105,9 @@ class SoVITSDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def sv_path(self, name: str) -> Path:
+        return self.exp.root / paths.SV_DIR / f"{name}.pt"
+
     def load(self, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(ssl [1, 768, F], spec [n_fft/2+1, F], wav [1, T]) of one clip, frame counts aligned."""
         d = self.data
@@ -109,10 +121,15 @@ class SoVITSDataset(Dataset):
             ssl = F.pad(ssl, (0, 1), mode="replicate")
         return ssl, spec, wav
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        """(ssl, spec, wav, phone ids), plus the SV embedding [D] when ``with_sv``."""
         item = self.items[index]
         ssl, spec, wav = self.load(item.name)
-        return ssl, spec, wav, torch.tensor(item.phone_ids, dtype=torch.long)
+        ids = torch.tensor(item.phone_ids, dtype=torch.long)
+        if not self.with_sv:
+            return ssl, spec, wav, ids
+        sv = torch.load(self.sv_path(item.name), map_location="cpu", weights_only=True).float()
+        return ssl, spec, wav, ids, sv.reshape(-1)
 
 
 def _even_above(n: int) -> int:
@@ -124,7 +141,7 @@ def collate_sovits(batch: Sequence[tuple[torch.Tensor, ...]]) -> tuple[torch.Ten
     """Zero-pad a batch, longest spectrogram first (official ``TextAudioSpeakerCollate``).
 
     Returns ssl [B, 768, S], ssl_lengths [B], spec [B, C, F], spec_lengths [B], wav [B, 1, T],
-    wav_lengths [B], text [B, N] long, text_lengths [B].
+    wav_lengths [B], text [B, N] long, text_lengths [B]; items with an SV embedding add sv [B, D] last.
     """
     order = sorted(range(len(batch)), key=lambda i: -batch[i][1].shape[1])
     b = len(batch)
@@ -138,10 +155,13 @@ def collate_sovits(batch: Sequence[tuple[torch.Tensor, ...]]) -> tuple[torch.Ten
     text = torch.zeros(b, max_text, dtype=torch.long)
     lens = torch.zeros(4, b, dtype=torch.long)
     for i, j in enumerate(order):
-        s, sp, w, t = batch[j]
+        s, sp, w, t = batch[j][:4]
         ssl[i, :, : s.shape[2]] = s[0]
         spec[i, :, : sp.shape[1]] = sp
         wav[i, :, : w.shape[1]] = w
         text[i, : t.shape[0]] = t
         lens[:, i] = torch.tensor([s.shape[2], sp.shape[1], w.shape[1], t.shape[0]])
-    return ssl, lens[0], spec, lens[1], wav, lens[2], text, lens[3]
+    out = (ssl, lens[0], spec, lens[1], wav, lens[2], text, lens[3])
+    if len(batch[0]) > 4:  # v2Pro/v2ProPlus: SV embeddings in the same (longest-first) order
+        out += (torch.stack([batch[j][4] for j in order]),)
+    return out

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from GPT_SoVITS.audio import spectrogram_torch
+from GPT_SoVITS.audio import resample, spectrogram_torch
 from GPT_SoVITS.checkpoints import load_gpt, load_sovits
 from GPT_SoVITS.devices import resolve_device, resolve_dtype
 from GPT_SoVITS.inference.cfm_stage import CFMStage
@@ -26,7 +26,7 @@ from GPT_SoVITS.inference.request import TTSRequest, languages_for
 from GPT_SoVITS.inference.results import AudioChunk, EngineError, SynthesisResult
 from GPT_SoVITS.inference.segments import Frontend, Phonemes
 from GPT_SoVITS.paths import PRETRAINED_DIR
-from GPT_SoVITS.versions import spec
+from GPT_SoVITS.versions import SV_MODEL_FILE, spec
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class SoVITSModel:
     win_length: int
     inter_channels: int
     cfm: CFMStage | None = None  # v3/v4: the CFM + vocoder stage replaces the SoVITS decoder
+    sv: object | None = None  # features.sv.SpeakerEncoder of v2Pro/v2ProPlus (their style needs it)
 
     @property
     def output_rate(self) -> int:
@@ -67,6 +68,7 @@ class PreparedReference:
     spec: torch.Tensor  # [1, filter_length // 2 + 1, frames] float32, CPU
     window: Window
     mel_wav: torch.Tensor | None = None  # v3/v4: the window at the CFM mel rate [samples], float32, CPU
+    sv_emb: torch.Tensor | None = None  # [1, 20480] float32, CPU: SV embedding (v2Pro/v2ProPlus only)
 
 
 class TTSEngine:
@@ -81,7 +83,9 @@ class TTSEngine:
         guard: GuardConfig | None = None,
         cache_size: int = 32,
         pretrained_dir: str | Path | None = None,
+        sv_path: str | Path | None = None,
     ) -> None:
+        """sv_path: the SV model v2Pro/v2ProPlus weights need (default pretrained_models/sv/...ckpt)."""
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.dtype = resolve_dtype(precision, self.device)
         # On CPU, fp16 keeps the models in fp32 but runs the GPT's per-token matrix products in fp16
@@ -92,6 +96,7 @@ class TTSEngine:
         # where v3/v4 LoRA files find their base and v3/v4 models their vocoder (official layout)
         self.pretrained_dir = Path(pretrained_dir) if pretrained_dir is not None else PRETRAINED_DIR
         self._swap = threading.Lock()  # serialises weight switches (not synthesis)
+        self.sv_path = Path(sv_path) if sv_path is not None else None
         self.gpt = self._load_gpt(gpt_path)
         self.sovits = self._load_sovits(sovits_path)
         self.bert = self._load_bert(bert_dir)
@@ -124,12 +129,13 @@ class TTSEngine:
         version_spec = spec(ckpt.version)
         if version_spec.uses_cfm:
             return self._load_cfm_sovits(ckpt)
-        if version_spec.has_sv_embedding or ckpt.is_lora:
+        if ckpt.is_lora:
             raise EngineError(
                 f"{path}: SoVITS {ckpt.version.value} weights are not supported by this engine yet "
-                "(v1 and v2 are)"
+                "(v1, v2, v2Pro and v2ProPlus are)"
             )
         model = self._cast(load_sovits_model(ckpt, device="cpu"))
+        sv = self._load_sv(model, path) if version_spec.has_sv_embedding else None
         fold_weight_norms(model)  # inference only: the engine never saves this model
         data, mconf = ckpt.config["data"], ckpt.config["model"]
         log.info("SoVITS %s loaded (version %s)", path, ckpt.version.value)
@@ -143,6 +149,7 @@ class TTSEngine:
             int(data["hop_length"]),
             int(data["win_length"]),
             int(mconf["inter_channels"]),
+            sv=sv,
         )
 
     def _load_cfm_sovits(self, ckpt) -> SoVITSModel:
@@ -155,8 +162,17 @@ class TTSEngine:
         return SoVITSModel(
             str(ckpt.path), model, ckpt.version.value, ckpt.symbol_version, int(data["sampling_rate"]),
             int(data["filter_length"]), int(data["hop_length"]), int(data["win_length"]),
-            int(mconf["inter_channels"]), stage,
+            int(mconf["inter_channels"]), cfm=stage,
         )  # fmt: skip
+
+    def _load_sv(self, model: torch.nn.Module, sovits_path: str | Path) -> object:
+        """The SV model of v2Pro/v2ProPlus; a missing or mismatched file names itself and the SoVITS file."""
+        from GPT_SoVITS.features.sv import SpeakerEncoder
+
+        path = self.sv_path or self.pretrained_dir / SV_MODEL_FILE
+        encoder = SpeakerEncoder(path, device=self.device, dtype=self.dtype)
+        encoder.check_fits(model.sv_input_dim, sovits_path)
+        return encoder
 
     def _load_bert(self, folder: str | Path | None) -> object | None:
         if folder is None:
@@ -246,7 +262,13 @@ class TTSEngine:
             center=False,
         )
         mel_wav = torch.from_numpy(wav_mel[0]).float() if wav_mel else None
-        return PreparedReference(digest, codes[0, 0].long().cpu(), spec_.float().cpu(), window, mel_wav)
+        sv_emb = None
+        if sovits.sv is not None:  # official: the normalised reference, resampled to 16 kHz, unpadded
+            sv_in = resample(audio[0].float().numpy(), sovits.sampling_rate, 16000)
+            sv_emb = sovits.sv.embed(sv_in).float().cpu()  # [1, 20480]
+        return PreparedReference(
+            digest, codes[0, 0].long().cpu(), spec_.float().cpu(), window, mel_wav=mel_wav, sv_emb=sv_emb
+        )
 
     def prompt_phonemes(self, text: str, lang: str, symbol_version: str) -> Phonemes:
         key = (text, lang, symbol_version)

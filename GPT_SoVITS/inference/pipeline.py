@@ -70,6 +70,10 @@ class Pipeline:
         if main.window.note:
             self.notes.append(main.window.note)
         self.specs = [r.spec.to(self.device, self.dtype) for r in [main, *aux]]
+        # v2Pro/v2ProPlus: the SV embedding of each reference, parallel to specs
+        self.svs = (
+            [r.sv_emb.to(self.device, self.dtype) for r in [main, *aux]] if main.sv_emb is not None else None
+        )
         t1 = time.perf_counter()
         self.prompt: Phonemes | None = None
         self.prompt_codes: torch.Tensor | None = None
@@ -256,7 +260,9 @@ class Pipeline:
             device=self.device,
             dtype=self.dtype,
         )
-        wav = self.sovits.model.decode(codes, text, self.specs, noise_scale=0.5, speed=speed, noise=noise)
+        wav = self.sovits.model.decode(
+            codes, text, self.specs, noise_scale=0.5, speed=speed, noise=noise, sv_emb=self.svs
+        )
         self.timings["sovits"] += time.perf_counter() - t0
         return limit_peak(wav[0, 0].float().cpu().numpy())
 

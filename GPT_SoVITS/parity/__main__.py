@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from GPT_SoVITS.parity.core import GROUP_MODULES, run_group
+from GPT_SoVITS.parity.core import GROUP_MODULES, default_groups, run_group
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.golden.is_dir():
         print(f"error: golden folder not found: {args.golden}", file=sys.stderr)
         return 2
-    groups = [g.strip() for g in args.only.split(",") if g.strip()] or list(GROUP_MODULES)
+    groups = [g.strip() for g in args.only.split(",") if g.strip()] or default_groups(args.golden)
     unknown = [g for g in groups if g not in GROUP_MODULES]
     if unknown:
         print(
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    print(f"groups: {', '.join(groups)}")
     print("group | case | max abs err | tolerance | ok")
     results = []
     for group in groups:

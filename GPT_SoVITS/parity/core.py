@@ -27,7 +27,24 @@ GROUP_MODULES: dict[str, str] = {
     "frontend": "GPT_SoVITS.parity.frontend",
     "slicer": "GPT_SoVITS.parity.slicer",
     "v3v4": "GPT_SoVITS.parity.v3v4",
+    # v2Pro/v2ProPlus/v3/v4 layout (shared/parity/next/golden)
+    "detect": "GPT_SoVITS.parity.detect",
+    "sv": "GPT_SoVITS.parity.pro",
+    "pro": "GPT_SoVITS.parity.pro",
+    "inventory": "GPT_SoVITS.parity.inventory",
 }
+
+# Groups of the v2Pro/v2ProPlus/v3/v4 golden layout (shared/parity/next/golden), recognised by its marker
+# file. A run without --only runs the groups of the folder's layout; a missing file inside a layout fails.
+NEXT_LAYOUT_MARKER = "version_detection.json"
+NEXT_LAYOUT_GROUPS: tuple[str, ...] = ("detect", "sv", "pro", "inventory", "v3v4")
+
+
+def default_groups(golden: Path) -> list[str]:
+    """The groups of the golden folder's layout (v1/v2 set or the ``next`` set)."""
+    if (golden / NEXT_LAYOUT_MARKER).exists():
+        return [g for g in GROUP_MODULES if g in NEXT_LAYOUT_GROUPS]
+    return [g for g in GROUP_MODULES if g not in NEXT_LAYOUT_GROUPS]
 
 
 @dataclass(frozen=True)

@@ -146,12 +146,12 @@ def train_step(
     ``update=False`` runs forward and backward only and drops the gradients (a memory probe).
     """
     device = next(nets.g_core.parameters()).device
-    ssl, _ssl_len, spec, spec_len, y, _y_len, text, text_len = (
+    ssl, _ssl_len, spec, spec_len, y, _y_len, text, text_len, *sv = (
         t.to(device, non_blocking=True) for t in batch
-    )
+    )  # sv: [B, D] SV embeddings of v2Pro/v2ProPlus batches
     with amp.autocast():
         y_hat, kl_ssl, ids_slice, _x_mask, z_mask, (_z, z_p, m_p, logs_p, _m_q, logs_q), _ = nets.g(
-            ssl, spec, spec_len, text, text_len
+            ssl, spec, spec_len, text, text_len, sv_emb=sv[0] if sv else None
         )
         y_mel, y_hat_mel, y = _targets(spec, y, y_hat, ids_slice, cfg)
         real, fake, _, _ = nets.d(y, y_hat.detach())

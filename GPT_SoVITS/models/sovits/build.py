@@ -11,13 +11,20 @@ import torch
 
 from GPT_SoVITS.checkpoints import SOVITS_EMBEDDING_KEY, Checkpoint, CheckpointError, load_sovits
 from GPT_SoVITS.models.sovits.synthesizer import SynthesizerTrn
-from GPT_SoVITS.versions import V1_SYMBOL_COUNT, V2_SYMBOL_COUNT, ModelVersion, symbol_version_for_rows
+from GPT_SoVITS.versions import (
+    V1_SYMBOL_COUNT,
+    V2_SYMBOL_COUNT,
+    ModelVersion,
+    spec,
+    symbol_version_for_rows,
+)
 
 log = logging.getLogger(__name__)
 
 # The official training default (s2.json train.segment_size, in samples) when a config has no train section.
 DEFAULT_SEGMENT_SAMPLES = 20480
-SUPPORTED_VERSIONS = (ModelVersion.V1, ModelVersion.V2)
+SUPPORTED_VERSIONS = (ModelVersion.V1, ModelVersion.V2, ModelVersion.V2PRO, ModelVersion.V2PROPLUS)
+SV_EMB_KEY = "sv_emb.weight"
 
 
 def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -27,10 +34,21 @@ def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value
 
 
-def build_sovits(config: Mapping[str, Any], with_enc_q: bool = True) -> SynthesizerTrn:
+def _sv_input_dim(version: str) -> int:
+    """Width of the SV embedding a version's ``sv_emb`` takes (0: no SV branch)."""
+    try:
+        return spec(version).sv_input_dim
+    except ValueError:  # an unknown version string: no SV branch, as the official is_v2pro test
+        return 0
+
+
+def build_sovits(
+    config: Mapping[str, Any], with_enc_q: bool = True, sv_input_dim: int | None = None
+) -> SynthesizerTrn:
     """A randomly initialised ``SynthesizerTrn`` shaped by a checkpoint config (``data`` + ``model``).
 
-    The symbol table follows ``model.version`` ("v1": 322 phonemes, otherwise 732), as in the official code.
+    The symbol table follows ``model.version`` ("v1": 322 phonemes, otherwise 732), as in the official code;
+    "v2Pro"/"v2ProPlus" add the SV branch (``sv_input_dim`` wide, by default the version table's 20480).
     """
     data, model = _section(config, "data"), _section(config, "model")
     train = config.get("train") if isinstance(config.get("train"), Mapping) else {}
@@ -59,13 +77,15 @@ def build_sovits(config: Mapping[str, Any], with_enc_q: bool = True) -> Synthesi
             version=version,
             n_symbols=V1_SYMBOL_COUNT if version == "v1" else V2_SYMBOL_COUNT,
             with_enc_q=with_enc_q,
+            sv_input_dim=_sv_input_dim(version) if sv_input_dim is None else sv_input_dim,
         )
     except KeyError as e:
         raise KeyError(f"SoVITS config is missing field {e.args[0]!r}") from e
 
 
 def _inference_config(ckpt: Checkpoint) -> dict[str, Any]:
-    """The config as the official loader uses it: 25 Hz semantics, version from the embedding rows."""
+    """The config as the official loader uses it: 25 Hz semantics, version from the embedding rows
+    (v1/v2) or from the detection (v2Pro/v2ProPlus, whose SV branch depends on it)."""
     config = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in ckpt.config.items()}
     if not isinstance(config.get("model"), dict) or not isinstance(config.get("data"), dict):
         raise CheckpointError(ckpt.path, "config has no 'model'/'data' sections")
@@ -73,14 +93,15 @@ def _inference_config(ckpt: Checkpoint) -> dict[str, Any]:
     emb = ckpt.weight.get(SOVITS_EMBEDDING_KEY)
     if emb is None:
         raise CheckpointError(ckpt.path, f"no {SOVITS_EMBEDDING_KEY} in the weights")
-    config["model"]["version"] = symbol_version_for_rows(emb.shape[0])
+    rows_version = symbol_version_for_rows(emb.shape[0])
+    config["model"]["version"] = ckpt.version.value if spec(ckpt.version).has_sv_embedding else rows_version
     return config
 
 
 def load_sovits_model(
     ckpt: Checkpoint | str | os.PathLike, device: str | torch.device = "cpu", with_enc_q: bool = False
 ) -> SynthesizerTrn:
-    """Official SoVITS v1/v2 weights -> ``SynthesizerTrn`` in eval mode, float32, on ``device``.
+    """Official SoVITS weights (v1/v2/v2Pro/v2ProPlus) -> ``SynthesizerTrn`` in eval mode, float32.
 
     Loading is strict except for the training-only posterior encoder ``enc_q.*``: exported weights lack
     it (left at its init when ``with_enc_q``); pretrained files (s2G*.pth) hold it (ignored unless
@@ -92,7 +113,13 @@ def load_sovits_model(
         raise CheckpointError(
             ckpt.path, f"SoVITS {ckpt.version.value} weights need a model this toolkit lacks"
         )
-    model = build_sovits(_inference_config(ckpt), with_enc_q=with_enc_q)
+    config = _inference_config(ckpt)
+    sv = ckpt.weight.get(SV_EMB_KEY)
+    if spec(ckpt.version).has_sv_embedding and sv is None:
+        raise CheckpointError(ckpt.path, f"{ckpt.version.value} weights without {SV_EMB_KEY}")
+    model = build_sovits(
+        config, with_enc_q=with_enc_q, sv_input_dim=int(sv.shape[1]) if sv is not None else 0
+    )
     weight = {k: v.float() for k, v in ckpt.weight.items() if with_enc_q or not k.startswith("enc_q.")}
     result = model.load_state_dict(weight, strict=False)
     missing = [k for k in result.missing_keys if not k.startswith("enc_q.")]
