@@ -18,11 +18,12 @@ import soundfile as sf
 import torch
 
 from GPT_SoVITS import paths
-from GPT_SoVITS.audio import resample
+from GPT_SoVITS.audio import AudioError, resample
 from GPT_SoVITS.data.experiment import Experiment, item_name
-from GPT_SoVITS.prepare.common import StageError, add_common_args, load_entries, resolve, stage_main
+from GPT_SoVITS.fileio import atomic_torch_save
+from GPT_SoVITS.prepare.common import load_entries, prepare_main, prepare_parser
 from GPT_SoVITS.progress import ProgressLog
-from GPT_SoVITS.train.common import atomic_torch_save
+from GPT_SoVITS.stage import ITEM_ERRORS, StageError, resolve_device_args
 from GPT_SoVITS.versions import SV_MODEL_FILE
 
 log = logging.getLogger(__name__)
@@ -37,16 +38,16 @@ def sv_path(exp: Experiment, name: str) -> Path:
 
 
 def embed_clip(wav_file: Path, encoder) -> torch.Tensor:
-    """A 5-wav32k clip -> [1, D] float32 embedding (ValueError with the reason when unusable)."""
+    """A 5-wav32k clip -> [1, D] float32 embedding (AudioError with the reason when unusable)."""
     wav, sr = sf.read(wav_file, dtype="float32")  # int16 / 32768, as torchaudio.load
     if sr != SR:
-        raise ValueError(f"{wav_file}: {sr} Hz, expected {SR} Hz (written by prepare.hubert)")
+        raise AudioError(f"{wav_file}: {sr} Hz, expected {SR} Hz (written by prepare.hubert)")
     if wav.ndim > 1:
         wav = wav.mean(axis=1)
     return encoder.embed(resample(np.ascontiguousarray(wav), SR, SV_SR)).float().cpu()
 
 
-def process(args: argparse.Namespace, progress: ProgressLog) -> str:
+def process(args: argparse.Namespace, progress: ProgressLog) -> tuple[str, bool]:
     exp = Experiment(args.exp)
     entries = load_entries(args.list, args.audio_root)
     assert entries is not None
@@ -63,17 +64,17 @@ def process(args: argparse.Namespace, progress: ProgressLog) -> str:
     if todo:
         from GPT_SoVITS.features.sv import SpeakerEncoder
 
-        device, dtype = resolve(args)
+        device, dtype = resolve_device_args(args)
         try:
             encoder = SpeakerEncoder(args.sv, device=device, dtype=dtype)
         except ValueError as e:
-            raise StageError(str(e)) from e
+            raise StageError(str(e), field="--sv") from e
     failed: list[str] = []
     already = len(mine) - len(todo) - len(missing)
     for k, name in enumerate(todo, start=already + 1):
         try:
             atomic_torch_save(embed_clip(exp.wav_path(name), encoder), sv_path(exp, name))
-        except (ValueError, sf.LibsndfileError) as e:
+        except (*ITEM_ERRORS, sf.LibsndfileError) as e:
             failed.append(f"{name} ({e})")
             progress.write("skip", name=name, reason=str(e))
             continue
@@ -81,15 +82,15 @@ def process(args: argparse.Namespace, progress: ProgressLog) -> str:
     done = len(todo) - len(failed)
     if not mine or already + done == 0:
         raise StageError(f"{STAGE}: no clip has an SV embedding ({'; '.join((failed or missing)[:5])})")
-    return (
+    summary = (
         f"{STAGE}: part {i}/{n}: {done} clip(s) embedded, {already} already done, "
         f"{len(missing)} without a 32 kHz clip, {len(failed)} failed"
     )
+    return summary, not failed
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m GPT_SoVITS.prepare.sv", description=__doc__.split("\n")[0])
-    add_common_args(p)
+    p = prepare_parser("GPT_SoVITS.prepare.sv", __doc__)
     p.add_argument(
         "--sv", type=Path, default=paths.PRETRAINED_DIR / SV_MODEL_FILE, help="SV model (ERes2NetV2 .ckpt)"
     )
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(STAGE, build_parser(), process, argv)
+    return prepare_main(STAGE, build_parser(), process, argv)
 
 
 if __name__ == "__main__":
