@@ -49,3 +49,38 @@ def speech_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def lib(tmp_path: Path) -> Library:
     return Library(tmp_path / "refs")
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(GPT, SoVITS, second GPT) tiny random v1 weights, saved by our checkpoint writers."""
+    import copy
+
+    import torch
+
+    from GPT_SoVITS.checkpoints import save_gpt, save_sovits
+    from GPT_SoVITS.models.gpt import build_gpt
+    from GPT_SoVITS.models.sovits import build_sovits
+    from tests.inference.conftest import TINY_GPT_CONFIG, TINY_SOVITS_CONFIG
+
+    folder = tmp_path_factory.mktemp("weights")
+    gpts = []
+    for seed in (3, 4):
+        torch.manual_seed(seed)
+        cfg = copy.deepcopy(TINY_GPT_CONFIG)
+        gpts.append(folder / f"tiny-e{seed}.ckpt")
+        save_gpt(gpts[-1], build_gpt(cfg).state_dict(), cfg, f"GPT-e{seed}")
+    cfg = copy.deepcopy(TINY_SOVITS_CONFIG)
+    model = build_sovits(cfg)
+    for name, buf in model.named_buffers():
+        if name.endswith("inited"):  # a trained codebook: no k-means on the first extract_latent
+            buf.fill_(1.0)
+    save_sovits(folder / "tiny_e1_s1.pth", model.state_dict(), cfg, "1epoch_1iteration", version="v1")
+    return gpts[0], folder / "tiny_e1_s1.pth", gpts[1]
+
+
+@pytest.fixture(scope="session")
+def hubert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_models import make_tiny_hubert
+
+    return make_tiny_hubert(tmp_path_factory.mktemp("hubert"))
