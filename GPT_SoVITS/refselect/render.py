@@ -127,7 +127,10 @@ def render_task(
             f"{gone[0]}: weights file not found (it was moved or deleted after the task was made)"
         )
     claim(lib, task_id)
-    progress = ProgressLog(task_folder(lib, task_id))
+    folder = task_folder(lib, task_id)
+    for stray in folder.glob(".*.wav"):  # a temp file of a wav being written when a run was killed
+        stray.unlink(missing_ok=True)
+    progress = ProgressLog(folder)
     stats = RenderStats(skipped=info["total"] - len(pending))
     progress.write("start", stage="refselect", task=task_id, total=info["total"], done=stats.skipped)
     t0 = time.perf_counter()
