@@ -50,20 +50,23 @@ def results(
         rows = [r for r in rows if bool(r["flags"]) == flagged]
     for key, value in (where or {}).items():
         rows = [r for r in rows if str(r["params"].get(key)) == str(value)]
-    return sorted(rows, key=_sort_key(sort, descending), reverse=descending)
+    return sort_rows(rows, sort, descending)
 
 
-def _sort_key(sort: str, descending: bool):
-    if sort == "outlier":  # most unusual first, whatever ``descending`` says
-        return lambda r: (-r["outlier"] if not descending else r["outlier"], r["idx"])
-    if sort in ("duration", "score", "id"):
-        return lambda r: (r[sort] is None, r[sort] or 0, r["idx"])
+def sort_rows(rows: list[dict[str, Any]], sort: str, descending: bool = False) -> list[dict[str, Any]]:
+    """By ``outlier`` (most unusual first), a result column or any parameter; rows without a value last."""
+    if sort == "outlier":
+        return sorted(rows, key=lambda r: (-r["outlier"], r["idx"]))
 
-    def by_param(r: dict) -> tuple:
-        value = r["params"].get(sort)
-        return (value is None, str(type(value)), value if value is not None else 0, r["idx"])
+    def value(r: dict) -> Any:
+        return r[sort] if sort in ("duration", "score", "id") else r["params"].get(sort)
 
-    return by_param
+    known = [r for r in rows if value(r) is not None]
+    try:
+        known.sort(key=lambda r: (value(r), r["idx"]), reverse=descending)
+    except TypeError:  # mixed types in one parameter: compare as text
+        known.sort(key=lambda r: (str(value(r)), r["idx"]), reverse=descending)
+    return known + [r for r in rows if value(r) is None]
 
 
 def set_score(lib: Library, result_id: int, score: int | None) -> None:
