@@ -146,6 +146,7 @@ def make_spec(
     knobs: dict[str, str],
     cuts: list[str],
     seed: float | None,
+    retries: float | None = None,
 ) -> TaskSpec:
     """A TaskSpec from the form; each knob field holds comma-separated values (empty: the default)."""
     casts = {
@@ -163,6 +164,8 @@ def make_spec(
     if cuts:
         sweep["text_split_method"] = list(cuts)
     fixed = {"seed": int(seed) if seed is not None else 1}
+    if retries is not None:
+        fixed["max_retries"] = int(retries)
     return TaskSpec(
         [int(c) for c in clips or []], lines(gpt), lines(sovits), lines(sentences), lang, sweep, fixed
     )
@@ -344,6 +347,7 @@ def build_reference_tab(ctx: AppContext) -> dict[str, Any]:
         with gr.Row():
             c["cuts"] = gr.CheckboxGroup(list(CUT_METHODS), label=t("cut"), elem_id="refsel-cuts")
             c["seed"] = gr.Number(value=1, precision=0, label=t("seed"), elem_id="refsel-seed")
+            c["retries"] = gr.Number(value=2, precision=0, label=t("retries"), elem_id="refsel-retries")
             c["bert"] = gr.Textbox(
                 value=str(ctx.root / "pretrained_models" / "chinese-roberta-wwm-ext-large"),
                 label=t("bert"),
@@ -433,6 +437,7 @@ def _wire(ctx: AppContext, lib: Library, presets_dir: Path, c: dict[str, Any]) -
             *knob_keys,
             "cuts",
             "seed",
+            "retries",
             "bert",
             "hubert",
             "device",
@@ -441,8 +446,8 @@ def _wire(ctx: AppContext, lib: Library, presets_dir: Path, c: dict[str, Any]) -
 
     def on_run(role, refs, gpt, sovits, sentences, text_lang, *rest) -> tuple:
         knobs = dict(zip(knob_keys, rest[:5], strict=True))
-        cuts, seed, bert, hubert, device = rest[5:]
-        spec = make_spec(refs, gpt, sovits, sentences, text_lang, knobs, cuts, seed)
+        cuts, seed, retries, bert, hubert, device = rest[5:]
+        spec = make_spec(refs, gpt, sovits, sentences, text_lang, knobs, cuts, seed, retries)
         task_id, job_id = start_comparison(ctx, lib, role, spec, bert, hubert, device)
         tasks_update = gr.update(choices=task_choices(lib), value=task_id)
         return job_id, status_html(ctx, ctx.runner.status(job_id)), gr.Timer(active=True), tasks_update
