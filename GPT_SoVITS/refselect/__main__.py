@@ -1,7 +1,7 @@
 """Reference selector CLI: ``python -m GPT_SoVITS.refselect <command> ...`` for scripted sweeps.
 
-Commands: role (add/list/show/delete), import, split, task, run, results, score, preset. Bad input exits
-2 with one line on stderr naming the file or field.
+Commands: role (add/list/show/delete), import, split, task, run, results, longtext, score, preset.
+Bad input exits 2 with one line on stderr naming the file or field.
 """
 
 from __future__ import annotations
@@ -85,6 +85,12 @@ def _review_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-score", type=int, help="only results scored at least this")
     p.add_argument("--flagged", action=argparse.BooleanOptionalAction, help="only (not) flagged results")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    p = sub.add_parser(
+        "longtext", help="long-text check: the top-scored settings of a task on a long passage"
+    )
+    p.add_argument("--task", type=int, required=True, help="the scored task")
+    p.add_argument("--text-file", type=Path, required=True, help="UTF-8 file with the long passage")
+    p.add_argument("--top", type=int, default=3, help="how many of the best-scored distinct settings")
     p = sub.add_parser("score", help="score a result 1-5 (0 clears)")
     p.add_argument("result", type=int, help="result id")
     p.add_argument("score", type=int, choices=range(0, 6), help="1 (bad) .. 5 (best); 0 clears")
@@ -196,6 +202,13 @@ def cmd_results(lib, args: argparse.Namespace) -> None:
             print(f"{r['id']}\t{r['duration']:.2f}s\t{score}\t{knobs}\t{'; '.join(r['flags'])}")
 
 
+def cmd_longtext(lib, args: argparse.Namespace) -> None:
+    from GPT_SoVITS.refselect.tasks import followup_task, task
+
+    new_id = followup_task(lib, args.task, args.text_file.read_text(encoding="utf-8"), args.top)
+    print(f"task {new_id}: {task(lib, new_id)['total']} item(s); render it with: run --task {new_id}")
+
+
 def cmd_score(lib, args: argparse.Namespace) -> None:
     from GPT_SoVITS.refselect.review import set_score
 
@@ -217,6 +230,7 @@ COMMANDS = {
     "task": cmd_task,
     "run": cmd_run,
     "results": cmd_results,
+    "longtext": cmd_longtext,
     "score": cmd_score,
     "preset": cmd_preset,
 }

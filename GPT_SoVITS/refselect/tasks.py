@@ -2,11 +2,13 @@
 
 Items are ordered by weight pair first, so a renderer loads each GPT/SoVITS pair once and then renders
 every reference x knob x sentence combination on it. The list of items is fixed when the task is made:
-a restart renders exactly the items that have no result yet.
+a restart renders exactly the items that have no result yet. A follow-up task (the long-text check)
+holds the best-scored settings of another task applied to one long passage.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from dataclasses import asdict, dataclass, field
@@ -154,3 +156,46 @@ def pending_items(lib: Library, task_id: int) -> list[dict[str, Any]]:
 
 def task_folder(lib: Library, task_id: int) -> Path:
     return lib.root / TASKS_DIR / str(task_id)
+
+
+def followup_task(lib: Library, task_id: int, passage: str, top: int = 3, name: str = "") -> int:
+    """The long-text check: a new task rendering ``passage`` with the ``top`` best-scored distinct settings
+    (reference, weights, knobs) of ``task_id``; score its results again like any task's."""
+    if not passage.strip():
+        raise TaskError("passage: the long text is empty", "passage")
+    source = task(lib, task_id)
+    rows = lib.rows(
+        "SELECT i.params FROM results r JOIN items i ON i.id = r.item_id "
+        "WHERE r.task_id = ? AND r.score IS NOT NULL ORDER BY r.score DESC, r.id",
+        (task_id,),
+    )
+    if not rows:
+        raise TaskError(f"task {task_id} has no scored results yet: score some first", "score")
+    chosen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        params = json.loads(row["params"])
+        params.pop("text")
+        chosen.setdefault(dumps(params), {**params, "text": passage.strip()})
+        if len(chosen) == top:
+            break
+    items = list(chosen.values())
+    gone = missing_weights(sorted({p[k] for p in items for k in ("gpt", "sovits")}))
+    if gone:
+        raise TaskError(f"{gone[0]}: weights file not found", "weights")
+    probe = {k: v for k, v in items[0].items() if k in {f.name for f in dataclasses.fields(TTSRequest)}}
+    try:
+        TTSRequest.from_mapping({**probe, "ref_audio_path": "probe"})
+    except RequestError as e:
+        raise TaskError(f"{e.field}: {e.reason}", e.field) from e
+    spec = {"followup_of": task_id, "passage": passage.strip(), "top": top}
+    with lib.transaction() as con:
+        cur = con.execute(
+            "INSERT INTO tasks (name, role_id, spec, created) VALUES (?, ?, ?, ?)",
+            (name or f"long text of #{task_id}", source["role_id"], dumps(spec), now()),
+        )
+        new_id = int(cur.lastrowid)
+        con.executemany(
+            "INSERT INTO items (task_id, idx, params) VALUES (?, ?, ?)",
+            [(new_id, i, dumps(p)) for i, p in enumerate(items)],
+        )
+    return new_id

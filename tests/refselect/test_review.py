@@ -121,3 +121,29 @@ def test_preset_from_a_result_serves_the_api_and_the_cli(rendered, tmp_path: Pat
         cmd, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=600, check=False
     )
     assert done.returncode == 2 and "unknown preset 'nobody'" in done.stderr
+
+
+@pytest.mark.slow
+def test_long_text_check_renders_the_top_scored_settings(rendered, hubert) -> None:
+    from GPT_SoVITS.refselect.tasks import followup_task, task
+
+    lib, task_id = rendered
+    rows = review.results(lib, task_id, sort="id")
+    for r in rows:
+        review.set_score(lib, r["id"], None)
+    with pytest.raises(UserError, match="no scored results"):
+        followup_task(lib, task_id, "长文本。")
+    review.set_score(lib, rows[3]["id"], 5)
+    review.set_score(lib, rows[0]["id"], 4)
+    review.set_score(lib, rows[1]["id"], 1)
+    passage = "今天天气很好，我们去公园散步吧。她说你好。明天见！"
+    new_id = followup_task(lib, task_id, passage, top=2)
+    assert task(lib, new_id)["total"] == 2
+    render_task(lib, new_id, EngineOptions(None, str(hubert), "cpu"), fast_engine)
+    done = review.results(lib, new_id, sort="id")
+    assert [r["params"]["text"] for r in done] == [passage, passage]
+    keep = ("clip_id", "temperature", "seed", "gpt")
+    assert [{k: r["params"][k] for k in keep} for r in done] == [
+        {k: rows[i]["params"][k] for k in keep} for i in (3, 0)
+    ]  # best first
+    assert all(len(r["meta"]["segments"]) >= 2 for r in done)  # the passage was cut into segments

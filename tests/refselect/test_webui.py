@@ -103,3 +103,11 @@ def test_comparison_through_the_job_runner_then_review(
     assert tab.result_table(lib, task_id, "score", True, 4)[0][1] == 5
     message = tab.save_preset(lib, table[0][0], "alice-ui", ctx.output_dir / "voices")
     assert "alice-ui" in message and PresetStore(ctx.output_dir / "voices").get("alice-ui").knobs["seed"] == 1
+
+
+def test_longtext_needs_a_scored_task(ctx: AppContext, tmp_path: Path) -> None:
+    lib = Library(ctx.output_dir / "refs")
+    with pytest.raises(UserError, match="choose a scored task"):
+        tab.start_longtext(ctx, lib, None, "长文本。", 3, "", str(tmp_path), "cpu")
+    with pytest.raises(UserError, match="unknown task 7"):
+        tab.start_longtext(ctx, lib, 7, "长文本。", 3, "", str(tmp_path), "cpu")

@@ -204,6 +204,35 @@ def start_comparison(
     return task_id, job_id
 
 
+def start_longtext(
+    ctx: AppContext,
+    lib: Library,
+    task_id: int | None,
+    passage: str,
+    top: float | None,
+    bert: str,
+    hubert: str,
+    device: str,
+) -> tuple[int, str]:
+    """The long-text check: the task's top-scored settings on ``passage``, rendered as a stage job."""
+    from GPT_SoVITS.refselect.tasks import followup_task
+
+    if task_id is None:
+        raise UserError("task: choose a scored task first", "task")
+    if not (hubert or "").strip() or not Path(hubert.strip()).is_dir():
+        raise UserError(f"hubert: no such folder: {hubert}", "hubert")
+    new_id = followup_task(lib, int(task_id), passage or "", int(top or 3))
+    progress = task_folder(lib, new_id) / "progress.jsonl"
+    job_id = ctx.runner.start(
+        STAGE,
+        "GPT_SoVITS.refselect",
+        run_args(lib.root, new_id, bert, hubert, device),
+        progress,
+        outputs={"task": str(new_id)},
+    )
+    return new_id, job_id
+
+
 def task_choices(lib: Library) -> list[tuple[str, int]]:
     from GPT_SoVITS.refselect.tasks import tasks
 
@@ -393,6 +422,10 @@ def build_reference_tab(ctx: AppContext) -> dict[str, Any]:
         with gr.Row():
             c["preset_name"] = gr.Textbox(label=t("preset_name"), elem_id="refsel-preset-name")
             c["save_preset"] = gr.Button(t("save_preset"), elem_id="refsel-save-preset")
+        with gr.Row():
+            c["passage"] = gr.Textbox(label=t("passage"), lines=3, elem_id="refsel-passage", scale=4)
+            c["top"] = gr.Number(value=3, precision=0, label=t("top"), elem_id="refsel-top")
+            c["longtext"] = gr.Button(t("longtext"), elem_id="refsel-longtext")
         c["review_status"] = gr.Textbox(label="", interactive=False, elem_id="refsel-review-status")
         gr.HTML("", js_on_load=KEYS_JS, elem_id="refsel-keys")
     _wire(ctx, lib, presets_dir, c)
@@ -460,6 +493,18 @@ def _wire(ctx: AppContext, lib: Library, presets_dir: Path, c: dict[str, Any]) -
             return None, status_html(ctx, None, str(e)), gr.Timer(active=False), keep
 
     c["run"].click(run_failed, run_in, [c["job"], c["status"], c["timer"], c["task"]])
+
+    def on_longtext(task_id, passage, top, bert, hubert, device) -> tuple:
+        try:
+            new_id, job_id = start_longtext(ctx, lib, task_id, passage, top, bert, hubert, device)
+        except (UserError, OSError) as e:
+            gr.Warning(str(e))
+            return keep, status_html(ctx, None, str(e)), gr.Timer(active=False), keep
+        tasks_update = gr.update(choices=task_choices(lib), value=new_id)
+        return job_id, status_html(ctx, ctx.runner.status(job_id)), gr.Timer(active=True), tasks_update
+
+    long_in = [c["task"], c["passage"], c["top"], c["bert"], c["hubert"], c["device"]]
+    c["longtext"].click(on_longtext, long_in, [c["job"], c["status"], c["timer"], c["task"]])
 
     def on_tick(job_id: str | None) -> tuple:
         job_id = ctx.runner.latest(STAGE) or job_id
