@@ -1,6 +1,6 @@
 """Reference selector CLI: ``python -m GPT_SoVITS.refselect <command> ...`` for scripted sweeps.
 
-Commands: role (add/list/show/delete), import, split, task, run, results, longtext, score, preset.
+Commands: role (add/list/show/delete), import, split, task, run, group, results, longtext, score, preset.
 Bad input exits 2 with one line on stderr naming the file or field.
 """
 
@@ -77,6 +77,19 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="model precision")
 
 
+def _group_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("group", help="speaker groups of a role (SoVITS reference-encoder embeddings)")
+    p.add_argument("--role", help="role to embed and cluster")
+    p.add_argument("--k", type=int, default=2, help="number of groups")
+    p.add_argument("--sovits", type=Path, help="SoVITS weights whose reference encoder embeds the clips")
+    p.add_argument("--gpt", type=Path, help="any GPT weights (the engine needs a pair; only SoVITS is used)")
+    p.add_argument("--hubert", type=Path, default=DEFAULT_HUBERT_DIR, help="chinese-hubert-base folder")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument(
+        "--move", type=int, nargs=2, metavar=("CLIP", "GROUP"), help="move a clip to a group (0: none)"
+    )
+
+
 def _review_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("results", help="list a task's results")
     p.add_argument("--task", type=int, required=True, help="task id")
@@ -105,7 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="library folder (database + audio)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
-    for add in (_role_parser, _import_parser, _split_parser, _task_parser, _run_parser, _review_parsers):
+    for add in (
+        _role_parser,
+        _import_parser,
+        _split_parser,
+        _task_parser,
+        _run_parser,
+        _group_parser,
+        _review_parsers,
+    ):
         add(sub)
     return p
 
@@ -184,6 +205,26 @@ def cmd_run(lib, args: argparse.Namespace) -> None:
     )
 
 
+def cmd_group(lib, args: argparse.Namespace) -> None:
+    from GPT_SoVITS.refselect import grouping
+
+    if args.move:
+        grouping.move_clip(lib, *args.move)
+        print(f"clip {args.move[0]} moved to group {args.move[1]}")
+        return
+    if not (args.role and args.sovits and args.gpt):
+        raise UserError("group: --role, --sovits and --gpt are needed (or --move CLIP GROUP)", "role")
+    from GPT_SoVITS.refselect.render import EngineOptions, default_engine
+
+    opts = EngineOptions(None, str(args.hubert), args.device)
+    made = grouping.embed_role(
+        lib, args.role, str(args.sovits), lambda: default_engine(str(args.gpt), str(args.sovits), opts)
+    )
+    for group, ids in grouping.group_role(lib, args.role, str(args.sovits), args.k).items():
+        print(f"group {group}: clips {' '.join(map(str, ids))}")
+    print(f"{made} clip(s) embedded now")
+
+
 def cmd_results(lib, args: argparse.Namespace) -> None:
     from GPT_SoVITS.refselect.review import results
 
@@ -229,6 +270,7 @@ COMMANDS = {
     "split": cmd_split,
     "task": cmd_task,
     "run": cmd_run,
+    "group": cmd_group,
     "results": cmd_results,
     "longtext": cmd_longtext,
     "score": cmd_score,

@@ -84,6 +84,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX results_task ON results(task_id);
     """,
+    """
+    ALTER TABLE clips ADD COLUMN grp INTEGER;  -- speaker group (NULL: none), see refselect.grouping
+    CREATE TABLE embeddings (
+        clip_id INTEGER NOT NULL,
+        sovits TEXT NOT NULL,               -- the SoVITS file whose reference encoder made the vector
+        vector BLOB NOT NULL,               -- float32 [gin_channels]
+        PRIMARY KEY (clip_id, sovits)
+    );
+    """,
 )
 
 
