@@ -358,7 +358,9 @@ def build_reference_tab(ctx: AppContext) -> dict[str, Any]:
             c["tool"] = gr.Dropdown(list(TOOLS), value="pauses", label=t("tool"), elem_id="refsel-tool")
             c["times"] = gr.Textbox(label=t("times"), elem_id="refsel-times")
             c["apply_tool"] = gr.Button(t("apply_tool"), elem_id="refsel-apply-tool")
-        c["lib_status"] = gr.Textbox(label="", lines=2, interactive=False, elem_id="refsel-lib-status")
+        c["lib_status"] = gr.Textbox(
+            label=t("status"), lines=2, interactive=False, elem_id="refsel-lib-status"
+        )
     with gr.Accordion(t("compare"), open=True):
         c["refs"] = gr.CheckboxGroup(
             clip_choices(lib, names[0] if names else None), label=t("refs"), elem_id="refsel-refs"
@@ -426,7 +428,7 @@ def build_reference_tab(ctx: AppContext) -> dict[str, Any]:
             c["passage"] = gr.Textbox(label=t("passage"), lines=3, elem_id="refsel-passage", scale=4)
             c["top"] = gr.Number(value=3, precision=0, label=t("top"), elem_id="refsel-top")
             c["longtext"] = gr.Button(t("longtext"), elem_id="refsel-longtext")
-        c["review_status"] = gr.Textbox(label="", interactive=False, elem_id="refsel-review-status")
+        c["review_status"] = gr.Textbox(label=t("status"), interactive=False, elem_id="refsel-review-status")
         gr.HTML("", js_on_load=KEYS_JS, elem_id="refsel-keys")
     _wire(ctx, lib, presets_dir, c)
     return c
