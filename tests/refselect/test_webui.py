@@ -111,3 +111,32 @@ def test_longtext_needs_a_scored_task(ctx: AppContext, tmp_path: Path) -> None:
         tab.start_longtext(ctx, lib, None, "长文本。", 3, "", str(tmp_path), "cpu")
     with pytest.raises(UserError, match="unknown task 7"):
         tab.start_longtext(ctx, lib, 7, "长文本。", 3, "", str(tmp_path), "cpu")
+
+
+def test_group_form_and_moves(ctx: AppContext, speech_dir: Path, tiny_pair, tmp_path: Path) -> None:
+    lib = Library(ctx.output_dir / "refs")
+    library.create_role(lib, "alice")
+    library.import_list(lib, "alice", speech_dir / "voice.list")
+    with pytest.raises(UserError, match="enter GPT and SoVITS weights"):
+        tab.group_args(lib.root, "alice", 2, "", "", str(tmp_path), "cpu")
+    with pytest.raises(UserError, match=r"gone\.pth: weights file not found"):
+        tab.group_args(
+            lib.root, "alice", 2, str(tiny_pair[0]), str(tmp_path / "gone.pth"), str(tmp_path), "cpu"
+        )
+    args = tab.group_args(lib.root, "alice", 3, str(tiny_pair[0]), str(tiny_pair[1]), str(tmp_path), "cpu")
+    assert args[2:7] == ["group", "--role", "alice", "--k", "3"] and str(tiny_pair[1]) in args
+    assert tab.move_to_group(lib, 2, 4) == "clip 2 moved to group 4"
+    assert [row[7] for row in tab.clip_table(lib, "alice")] == ["", 4, ""]
+
+
+@pytest.mark.slow
+def test_grouping_through_the_job_runner(ctx: AppContext, speech_dir: Path, tiny_pair, hubert) -> None:
+    lib = Library(ctx.output_dir / "refs")
+    library.create_role(lib, "alice")
+    library.import_list(lib, "alice", speech_dir / "voice.list")
+    args = tab.group_args(lib.root, "alice", 2, str(tiny_pair[0]), str(tiny_pair[1]), str(hubert), "cpu")
+    st = ctx.runner.wait(ctx.runner.start(tab.STAGE, "GPT_SoVITS.refselect", args), timeout=600)
+    assert st.state == "succeeded", st.log_tail
+    assert "3 clip(s) embedded now" in st.log_tail
+    groups = [row[7] for row in tab.clip_table(lib, "alice")]
+    assert set(groups) <= {1, 2} and len(groups) == 3

@@ -69,9 +69,58 @@ def clip_table(lib: Library, role: str | None) -> list[list[Any]]:
     if not role:
         return []
     return [
-        [c["id"], c["duration"], c["loudness"], c["language"], c["transcript"], c["tags"], c["notes"]]
+        [
+            c["id"],
+            c["duration"],
+            c["loudness"],
+            c["language"],
+            c["transcript"],
+            c["tags"],
+            c["notes"],
+            c["grp"] or "",
+        ]
         for c in library.clips(lib, role)
     ]
+
+
+def group_args(
+    root: Path, role: str | None, k: float | None, gpt: str, sovits: str, hubert: str, device: str
+) -> list[str]:
+    """argv of ``refselect group`` (embeddings by the first SoVITS file of the comparison form)."""
+    gpts, sovitss = lines(gpt), lines(sovits)
+    if not gpts or not sovitss:
+        raise UserError("sovits: enter GPT and SoVITS weights in the comparison form first", "sovits")
+    for path in (gpts[0], sovitss[0]):
+        if not Path(path).is_file():
+            raise UserError(f"{path}: weights file not found", "weights")
+    if not (hubert or "").strip() or not Path(hubert.strip()).is_dir():
+        raise UserError(f"hubert: no such folder: {hubert}", "hubert")
+    return [
+        "--root",
+        str(root),
+        "group",
+        "--role",
+        need_role(role),
+        "--k",
+        str(int(k or 2)),
+        "--sovits",
+        sovitss[0],
+        "--gpt",
+        gpts[0],
+        "--hubert",
+        hubert.strip(),
+        "--device",
+        device,
+    ]
+
+
+def move_to_group(lib: Library, clip_id: float | None, group: float | None) -> str:
+    from GPT_SoVITS.refselect.grouping import move_clip
+
+    if clip_id is None:
+        raise UserError("clip: enter a clip id", "clip")
+    move_clip(lib, int(clip_id), int(group or 0))
+    return f"clip {int(clip_id)} moved to group {int(group or 0)}"
 
 
 def clip_choices(lib: Library, role: str | None) -> list[tuple[str, int]]:
@@ -341,7 +390,7 @@ def build_reference_tab(ctx: AppContext) -> dict[str, Any]:
             c["create_role"] = gr.Button(t("create_role"), elem_id="refsel-create-role")
         c["clips"] = gr.Dataframe(
             clip_table(lib, names[0] if names else None),
-            headers=["id", "s", "dB", "lang", "transcript", "tags", "notes"],
+            headers=["id", "s", "dB", "lang", "transcript", "tags", "notes", "group"],
             interactive=False,
             elem_id="refsel-clips",
             type="array",
@@ -358,6 +407,13 @@ def build_reference_tab(ctx: AppContext) -> dict[str, Any]:
             c["tool"] = gr.Dropdown(list(TOOLS), value="pauses", label=t("tool"), elem_id="refsel-tool")
             c["times"] = gr.Textbox(label=t("times"), elem_id="refsel-times")
             c["apply_tool"] = gr.Button(t("apply_tool"), elem_id="refsel-apply-tool")
+        with gr.Row():
+            c["k"] = gr.Number(value=2, precision=0, label=t("k"), elem_id="refsel-k")
+            c["group"] = gr.Button(t("group"), elem_id="refsel-group")
+            c["move_group"] = gr.Number(
+                value=1, precision=0, label=t("move_group"), elem_id="refsel-move-group"
+            )
+            c["move"] = gr.Button(t("move"), elem_id="refsel-move")
         c["lib_status"] = gr.Textbox(
             label=t("status"), lines=2, interactive=False, elem_id="refsel-lib-status"
         )
@@ -458,6 +514,8 @@ def _wire(ctx: AppContext, lib: Library, presets_dir: Path, c: dict[str, Any]) -
     c["import_files"].click(after(lambda r, f: import_files(lib, r, f)), [c["role"], c["upload"]], lib_out)
     tool_in = [c["role"], c["clip_id"], c["tool"], c["times"]]
     c["apply_tool"].click(after(lambda r, i, tool, times: apply_tool(lib, i, tool, times)), tool_in, lib_out)
+    move_in = [c["role"], c["clip_id"], c["move_group"]]
+    c["move"].click(after(lambda r, i, g: move_to_group(lib, i, g)), move_in, lib_out)
 
     knob_keys = ("temperature", "top_k", "top_p", "repetition_penalty", "speed_factor")
     run_in = [
@@ -508,12 +566,26 @@ def _wire(ctx: AppContext, lib: Library, presets_dir: Path, c: dict[str, Any]) -
     long_in = [c["task"], c["passage"], c["top"], c["bert"], c["hubert"], c["device"]]
     c["longtext"].click(on_longtext, long_in, [c["job"], c["status"], c["timer"], c["task"]])
 
-    def on_tick(job_id: str | None) -> tuple:
+    def on_tick(job_id: str | None, role: str | None) -> tuple:
         job_id = ctx.runner.latest(STAGE) or job_id
         html_, tail, running, _ = poll_job(ctx, job_id)
-        return job_id, html_, tail, gr.Timer(active=running), gr.update(choices=task_choices(lib))
+        tasks_update = gr.update(choices=task_choices(lib))
+        return job_id, html_, tail, gr.Timer(active=running), tasks_update, clip_table(lib, role)
 
-    c["timer"].tick(on_tick, [c["job"]], [c["job"], c["status"], c["log"], c["timer"], c["task"]])
+    tick_out = [c["job"], c["status"], c["log"], c["timer"], c["task"], c["clips"]]
+    c["timer"].tick(on_tick, [c["job"], c["role"]], tick_out)
+
+    def on_group(role, k, gpt, sovits, hubert, device) -> tuple:
+        try:
+            args = group_args(lib.root, role, k, gpt, sovits, hubert, device)
+            job_id = ctx.runner.start(STAGE, "GPT_SoVITS.refselect", args, None, outputs={"role": str(role)})
+        except (UserError, OSError) as e:
+            gr.Warning(str(e))
+            return keep, status_html(ctx, None, str(e)), gr.Timer(active=False)
+        return job_id, status_html(ctx, ctx.runner.status(job_id)), gr.Timer(active=True)
+
+    group_in = [c["role"], c["k"], c["gpt"], c["sovits"], c["hubert"], c["device"]]
+    c["group"].click(on_group, group_in, [c["job"], c["status"], c["timer"]])
     ctx.panels.append((_Panel(c["job"], c["status"], c["log"], c["timer"]), (STAGE,)))
 
     view_in = [c["task"], c["sort"], c["desc"], c["min_score"]]
