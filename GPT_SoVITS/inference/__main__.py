@@ -15,8 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-from GPT_SoVITS.inference.request import CUT_METHODS, MEDIA_TYPES, V2_LANGUAGES, TTSRequest, request_fields
-from GPT_SoVITS.paths import DEFAULT_BERT_DIR, DEFAULT_HUBERT_DIR
+from GPT_SoVITS.inference.request import (
+    CUT_METHODS,
+    MEDIA_TYPES,
+    V2_LANGUAGES,
+    RequestError,
+    TTSRequest,
+    request_fields,
+)
+from GPT_SoVITS.paths import DEFAULT_BERT_DIR, DEFAULT_HUBERT_DIR, OUTPUT_DIR
 
 HELP = {
     "aux_ref_audio_paths": "extra reference clips whose timbre is averaged with the main one",
@@ -47,18 +54,26 @@ SPECIAL = {"text", "text_lang", "ref_audio_path", "prompt_text", "prompt_lang"}
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m GPT_SoVITS.inference", description=__doc__.split("\n\n")[0])
-    p.add_argument("--gpt", type=Path, required=True, help="GPT weights (.ckpt)")
-    p.add_argument("--sovits", type=Path, required=True, help="SoVITS weights (.pth)")
+    p.add_argument("--gpt", type=Path, help="GPT weights (.ckpt); required unless the --preset names them")
+    p.add_argument(
+        "--sovits", type=Path, help="SoVITS weights (.pth); required unless the --preset names them"
+    )
+    p.add_argument(
+        "--preset", help="voice preset (as the API's): reference, prompt, knobs; flags override it"
+    )
+    p.add_argument("--presets-dir", type=Path, default=OUTPUT_DIR / "voices", help="where voice presets live")
     p.add_argument("--bert", type=Path, default=DEFAULT_BERT_DIR, help="chinese-roberta-wwm-ext-large folder")
     p.add_argument("--no-bert", action="store_true", help="run without BERT (zero features; lower quality)")
     p.add_argument("--hubert", type=Path, default=DEFAULT_HUBERT_DIR, help="chinese-hubert-base folder")
-    p.add_argument("--ref-audio", dest="ref_audio_path", required=True, help="reference audio file")
-    p.add_argument("--prompt-text", default="", help="transcript of the reference (empty: reference-free)")
-    p.add_argument("--prompt-lang", default="", choices=("", *V2_LANGUAGES), help="language of --prompt-text")
+    p.add_argument(
+        "--ref-audio", dest="ref_audio_path", help="reference audio file (required without --preset)"
+    )
+    p.add_argument("--prompt-text", help="transcript of the reference (empty: reference-free)")
+    p.add_argument("--prompt-lang", choices=("", *V2_LANGUAGES), help="language of --prompt-text")
     text = p.add_mutually_exclusive_group(required=True)
     text.add_argument("--text", help="text to synthesise")
     text.add_argument("--text-file", type=Path, help="UTF-8 file with the text to synthesise")
-    p.add_argument("--text-lang", required=True, choices=V2_LANGUAGES, help="language mode of the text")
+    p.add_argument("--text-lang", choices=V2_LANGUAGES, help="language mode of the text (or the preset's)")
     p.add_argument("--out", type=Path, required=True, help="output audio file (.wav, .ogg, .aac or .raw)")
     p.add_argument("--metadata", type=Path, help="also write the synthesis metadata (JSON) here")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -86,21 +101,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def apply_preset(args: argparse.Namespace) -> dict:
+    """The preset's request fields (empty without --preset); fills --gpt / --sovits from it when absent."""
+    if not args.preset:
+        return {}
+    from GPT_SoVITS.presets import PresetStore
+
+    preset = PresetStore(args.presets_dir).get(args.preset)
+    args.gpt = args.gpt or (Path(preset.gpt_weights) if preset.gpt_weights else None)
+    args.sovits = args.sovits or (Path(preset.sovits_weights) if preset.sovits_weights else None)
+    return preset.request_fields()
+
+
 def request_from_args(args: argparse.Namespace) -> TTSRequest:
     text = args.text if args.text is not None else args.text_file.read_text(encoding="utf-8")
     values = {f.name: getattr(args, f.name) for f in request_fields() if f.name not in SPECIAL}
-    values = {k: v for k, v in values.items() if v is not None}
+    values.update(text_lang=args.text_lang, ref_audio_path=args.ref_audio_path)
+    values.update(prompt_text=args.prompt_text, prompt_lang=args.prompt_lang)
+    values = {**apply_preset(args), **{k: v for k, v in values.items() if v is not None}}  # flags win
     if "media_type" not in values:
         suffix = args.out.suffix.lower().lstrip(".")
         values["media_type"] = suffix if suffix in MEDIA_TYPES else "wav"
-    return TTSRequest(
-        text=text,
-        text_lang=args.text_lang,
-        ref_audio_path=str(args.ref_audio_path),
-        prompt_text=args.prompt_text,
-        prompt_lang=args.prompt_lang,
-        **values,
-    )
+    for flag, given in (
+        ("--gpt", args.gpt),
+        ("--sovits", args.sovits),
+        ("--text-lang", values.get("text_lang")),
+    ):
+        if not given:
+            raise RequestError(
+                flag.lstrip("-").replace("-", "_"), f"{flag} is required (or a --preset that has it)"
+            )
+    if not values.get("ref_audio_path"):
+        raise RequestError("ref_audio_path", "--ref-audio is required (or a --preset)")
+    return TTSRequest.from_mapping({"text": text, **values})
 
 
 def write_output(engine, req: TTSRequest, out: Path) -> dict:

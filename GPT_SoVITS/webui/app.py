@@ -26,6 +26,7 @@ from GPT_SoVITS.webui.tabs.dataprep import build_dataprep_tab
 from GPT_SoVITS.webui.tabs.format import build_format_tab
 from GPT_SoVITS.webui.tabs.inference import build_inference_tab
 from GPT_SoVITS.webui.tabs.models import build_models_tab
+from GPT_SoVITS.webui.tabs.reference import build_reference_tab, tab_label
 from GPT_SoVITS.webui.tabs.train import build_train_tab
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ def build_app(
                 train = build_train_tab(ctx)
             with gr.Tab(t("tab.inference"), id="inference"):
                 build_inference_tab(ctx)
+            with gr.Tab(tab_label(ctx), id="reference"):
+                build_reference_tab(ctx)
             with gr.Tab(t("tab.models"), id="models"):
                 build_models_tab(ctx)
             with gr.Tab(t("tab.jobs"), id="jobs"):
