@@ -41,7 +41,11 @@ class VersionSpec:
     has_sv_embedding: bool  # v2Pro/v2ProPlus condition on a speaker-verification embedding
     uses_cfm: bool  # v3/v4: conditional flow matching + separate vocoder
     cfm_mel: MelSettings | None = None  # mel the v3/v4 CFM works in (fixed in the official code)
+    sample_steps: tuple[int, ...] = ()  # CFM step counts offered (official UI); empty: no CFM steps to set
+    super_sampling: bool = False  # v3: the output may be upsampled by the audio super-resolution model
 
+
+CFM_STEPS = (4, 8, 16, 32, 64, 128)  # the official WebUI's sample_steps choices for v3/v4
 
 SPECS: dict[ModelVersion, VersionSpec] = {
     s.version: s
@@ -49,10 +53,25 @@ SPECS: dict[ModelVersion, VersionSpec] = {
         VersionSpec(ModelVersion.V1, "v1", b"00", 32000, False, False),
         VersionSpec(ModelVersion.V2, "v2", b"01", 32000, False, False),
         VersionSpec(
-            ModelVersion.V3, "v2", b"02", 24000, False, True, MelSettings(1024, 256, 1024, 100, 24000)
+            ModelVersion.V3,
+            "v2",
+            b"02",
+            24000,
+            False,
+            True,
+            MelSettings(1024, 256, 1024, 100, 24000),
+            sample_steps=CFM_STEPS,
+            super_sampling=True,
         ),
         VersionSpec(
-            ModelVersion.V4, "v2", None, 48000, False, True, MelSettings(1280, 320, 1280, 100, 32000)
+            ModelVersion.V4,
+            "v2",
+            None,
+            48000,
+            False,
+            True,
+            MelSettings(1280, 320, 1280, 100, 32000),
+            sample_steps=CFM_STEPS,
         ),
         VersionSpec(ModelVersion.V2PRO, "v2", b"05", 32000, True, False),
         VersionSpec(ModelVersion.V2PROPLUS, "v2", b"06", 32000, True, False),

@@ -34,8 +34,8 @@ HELP = {
     "streaming_mode": "0 off, 1 per segment, 2 token chunks cut at pauses, 3 fixed token chunks",
     "parallel_infer": "decode a batch of segments in one GPT call",
     "repetition_penalty": "penalty on already generated tokens (official 1.35)",
-    "sample_steps": "CFM steps (v3/v4 models only)",
-    "super_sampling": "v3 audio super-resolution (not available: ignored)",
+    "sample_steps": "CFM steps (v3/v4 models only; other versions reject a non-default value)",
+    "super_sampling": "v3 audio super-resolution (v3 models only; other versions reject it)",
     "overlap_length": "tokens shared by consecutive streaming chunks (crossfaded)",
     "min_chunk_length": "tokens per streaming chunk",
     "ref_free": "ignore the prompt text: the reference gives the timbre only",
@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metadata", type=Path, help="also write the synthesis metadata (JSON) here")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="model precision")
+    p.add_argument(
+        "--gpt-backend",
+        default="auto",
+        choices=("auto", "torch", "numpy"),
+        help="how the GPT decodes: numpy (float32 on CPU, numba kernels where available), torch "
+        "(any device); auto picks numpy for fp32 on CPU",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     defaults = TTSRequest.__dataclass_fields__
     for f in request_fields():
@@ -150,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             args.hubert,
             device=args.device,
             precision=args.precision,
+            gpt_backend=args.gpt_backend,
         )
         meta = write_output(engine, req, args.out)
     except (ValueError, OSError) as e:  # bad weights, reference, language... (all ValueError subclasses)

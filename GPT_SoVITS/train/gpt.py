@@ -50,7 +50,7 @@ BATCH_KEYS = ("phoneme_ids", "phoneme_ids_len", "semantic_ids", "semantic_ids_le
 
 
 class TrainForward(nn.Module):
-    """Makes ``forward_train`` / ``forward_train_dpo`` the ``forward`` DDP hooks its gradient sync into."""
+    """Makes ``train_loss`` / ``train_loss_dpo`` the ``forward`` DDP hooks its gradient sync into."""
 
     def __init__(self, model: nn.Module, dpo: bool) -> None:
         super().__init__()
@@ -58,8 +58,10 @@ class TrainForward(nn.Module):
         self.dpo = dpo
 
     def forward(self, x, x_lens, y, y_lens, bert):  # -> (loss, acc)
-        fn = self.model.forward_train_dpo if self.dpo else self.model.forward_train
-        return fn(x, x_lens, y, y_lens, bert)
+        from GPT_SoVITS.models.gpt.training import train_loss, train_loss_dpo
+
+        fn = train_loss_dpo if self.dpo else train_loss
+        return fn(self.model, x, x_lens, y, y_lens, bert)
 
 
 def load_config(args: argparse.Namespace) -> GPTConfig:
@@ -159,10 +161,12 @@ class GPTTraining:
             return size
         longest = sorted(range(len(ds)), key=lambda i: -ds.lengths[i])
 
+        from GPT_SoVITS.models.gpt.training import train_loss
+
         def probe(bs: int) -> None:  # forward + backward on the longest items, no update
             b = {k: v.to(ctx.device) for k, v in ds.collate([ds[i] for i in longest[:bs]]).items()}
             with self.amp.autocast():
-                loss, _ = self.model.forward_train(*(b[k] for k in BATCH_KEYS))
+                loss, _ = train_loss(self.model, *(b[k] for k in BATCH_KEYS))
             loss.backward()
             self.model.zero_grad(set_to_none=True)
 
