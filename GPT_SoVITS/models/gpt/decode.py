@@ -176,16 +176,34 @@ def _left_padded_text(model, x: Sequence[torch.Tensor], bert_feature: Sequence[t
 
 
 class _Batch:
-    """The rows still decoding in a batched run, their tokens, keys mask and cache; finished rows leave."""
+    """A batched run's active rows (their tokens, key mask and cache) and the finished items' results."""
 
-    def __init__(self, tokens: torch.Tensor, key_ok: torch.Tensor, cache: KVCache) -> None:
-        self.rows = list(range(tokens.shape[0]))  # original item of each active row
-        self.tokens, self.key_ok, self.cache = tokens, key_ok, cache
+    def __init__(self, prompts: torch.Tensor, text_ok: torch.Tensor, cache: KVCache, steps: int) -> None:
+        b, self.p = prompts.shape
+        self.rows = list(range(b))  # original item of each active row
+        self.tokens = F.pad(prompts.long(), (0, steps))  # (B, P + steps)
+        self.key_ok = F.pad(text_ok, (0, self.p + steps), value=True)  # (B, N + P + steps)
+        self.cache = cache
+        self.y: list[torch.Tensor | None] = [None] * b
+        self.idx = [steps - 1] * b
 
-    def keep(self, keep: torch.Tensor) -> None:
-        self.rows = [self.rows[i] for i in keep.tolist()]
-        self.tokens, self.key_ok = self.tokens[keep], self.key_ok[keep]
-        self.cache.keep(keep)
+    def finish(self, done: torch.Tensor, s: int, last: bool) -> torch.Tensor | None:
+        """Record the rows done at step s (all if ``last``); return the rows to keep, or None if none."""
+        for i in range(len(self.rows)):
+            if last or bool(done[i]):
+                self.y[self.rows[i]] = self.tokens[i, : self.p + s].clone()
+                self.idx[self.rows[i]] = s
+        if last or bool(done.all()):
+            return None
+        keep = (~done).nonzero()[:, 0]
+        if len(keep) < len(self.rows):
+            self.rows = [self.rows[i] for i in keep.tolist()]
+            self.tokens, self.key_ok = self.tokens[keep], self.key_ok[keep]
+            self.cache.keep(keep)
+        return keep
+
+    def results(self) -> tuple[list[torch.Tensor], list[int]]:
+        return [t if t is not None else self.tokens.new_zeros(0) for t in self.y], self.idx
 
 
 @torch.inference_mode()
@@ -212,33 +230,19 @@ def infer_batch(
         ]
         return [y[0] for y, _ in runs], [idx for _, idx in runs]
     b, p = prompts.shape
-    max_steps = limits.steps
+    steps = limits.steps
     x_emb, text_ok = _left_padded_text(model, x, bert_feature)
-    n = x_emb.shape[1]
-    key_ok = F.pad(text_ok, (0, p + max_steps), value=True)  # (B, N + P + max_steps)
-    run = _Batch(
-        F.pad(prompts.long(), (0, max_steps)), key_ok, model.new_cache(b, n + p + max_steps, x_emb.device)
-    )
-    logits = prefill(model, x_emb, model.embed_audio(prompts), run.cache, backend, key_ok)
-    y_out: list[torch.Tensor | None] = [None] * b
-    idx_out: list[int] = [max_steps - 1] * b
+    run = _Batch(prompts, text_ok, model.new_cache(b, x_emb.shape[1] + p + steps, x_emb.device), steps)
+    logits = prefill(model, x_emb, model.embed_audio(prompts), run.cache, backend, run.key_ok)
     eos = model.eos
-    for s in range(max_steps):
+    for s in range(steps):
         if s < MIN_STEPS:
             logits = logits[:, :eos]
         token = sample(logits, run.tokens[:, : p + s], sampling, generator)  # (B, 1)
         run.tokens[:, p + s] = token[:, 0]
         done = (token[:, 0] == eos) | (logits.argmax(-1) == eos)
-        last = limits.early_stop(s + 1) or s == max_steps - 1
-        for i in range(len(run.rows)):
-            if last or bool(done[i]):
-                y_out[run.rows[i]] = run.tokens[i, : p + s].clone()
-                idx_out[run.rows[i]] = s
-        if last or bool(done.all()):
+        keep = run.finish(done, s, limits.early_stop(s + 1) or s == steps - 1)
+        if keep is None:
             break
-        if bool(done.any()):
-            keep = (~done).nonzero()[:, 0]
-            run.keep(keep)
-            token = token[keep]
-        logits = backend.step(model, token, p + s, run.cache, run.key_ok)
-    return [t if t is not None else run.tokens.new_zeros(0) for t in y_out], idx_out
+        logits = backend.step(model, token[keep], p + s, run.cache, run.key_ok)
+    return run.results()
