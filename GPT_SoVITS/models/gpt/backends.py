@@ -13,7 +13,10 @@ serves any number of concurrent decodes.
   accelerate it where numba loads (``kernels.load()``), plain numpy otherwise.
 
 Threads: no backend changes torch's thread setting (a process-wide value: switching it per token made two
-decoders in one process fight over it). The process sets it once (CLI ``--threads`` / torch's default).
+decoders in one process fight over it). The process sets it once (torch's default, or a ``--threads``
+flag where an entry point has one). The numpy backend runs no torch op inside its layers, so torch's
+OpenMP threads never wait for a core OpenBLAS's workers are spinning on; the torch backend's opt-in
+bf16/fp16 CPU step runs with the process's threads (it used to switch to one thread per token).
 """
 
 from __future__ import annotations
