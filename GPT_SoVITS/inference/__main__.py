@@ -45,6 +45,26 @@ HELP = {
 SPECIAL = {"text", "text_lang", "ref_audio_path", "prompt_text", "prompt_lang"}
 
 
+def _add_runtime_args(p: argparse.ArgumentParser) -> None:
+    """Where and how the models run: chosen once for the process."""
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="model precision")
+    p.add_argument(
+        "--gpt-backend",
+        default="auto",
+        choices=("auto", "torch", "numpy"),
+        help="how the GPT decodes: numpy (float32 on CPU, numba kernels where available), torch "
+        "(any device); auto picks numpy for fp32 on CPU",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads for the whole run, set once (default: torch's); 1 suits the opt-in "
+        "--precision fp16 GPT step on a busy CPU",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m GPT_SoVITS.inference", description=__doc__.split("\n\n")[0])
     p.add_argument("--gpt", type=Path, required=True, help="GPT weights (.ckpt)")
@@ -61,15 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-lang", required=True, choices=V2_LANGUAGES, help="language mode of the text")
     p.add_argument("--out", type=Path, required=True, help="output audio file (.wav, .ogg, .aac or .raw)")
     p.add_argument("--metadata", type=Path, help="also write the synthesis metadata (JSON) here")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="model precision")
-    p.add_argument(
-        "--gpt-backend",
-        default="auto",
-        choices=("auto", "torch", "numpy"),
-        help="how the GPT decodes: numpy (float32 on CPU, numba kernels where available), torch "
-        "(any device); auto picks numpy for fp32 on CPU",
-    )
+    _add_runtime_args(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     defaults = TTSRequest.__dataclass_fields__
     for f in request_fields():
@@ -147,8 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    import torch
+
     from GPT_SoVITS.inference.engine import TTSEngine
 
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))  # once per process: decoding never changes it
     try:
         engine = TTSEngine(
             args.gpt,
