@@ -47,10 +47,13 @@ class VersionSpec:
     sv_input_dim: int = 0  # v2Pro/v2ProPlus: width of the SV embedding ``sv_emb`` takes (20480, hard-wired)
     sv_model: str | None = None  # SV model file under pretrained_models/ the version needs at inference
     pretrained_sovits: str | None = None  # official pretrained SoVITS generator under pretrained_models/
+    sample_steps: tuple[int, ...] = ()  # CFM step counts offered (official UI); empty: no CFM steps to set
+    super_sampling: bool = False  # v3: the output may be upsampled by the audio super-resolution model
 
 
 # The speaker-verification model of v2Pro/v2ProPlus (ERes2NetV2, w24 s4 e4), relative to pretrained_models/.
 SV_MODEL_FILE = "sv/pretrained_eres2netv2w24s4ep4.ckpt"
+CFM_STEPS = (4, 8, 16, 32, 64, 128)  # the official WebUI's sample_steps choices for v3/v4
 
 SPECS: dict[ModelVersion, VersionSpec] = {
     s.version: s
@@ -66,6 +69,8 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             True,
             MelSettings(1024, 256, 1024, 100, 24000),
             prepares=False,
+            sample_steps=CFM_STEPS,
+            super_sampling=True,
         ),
         VersionSpec(
             ModelVersion.V4,
@@ -76,6 +81,7 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             True,
             MelSettings(1280, 320, 1280, 100, 32000),
             prepares=False,
+            sample_steps=CFM_STEPS,
         ),
         VersionSpec(
             ModelVersion.V2PRO,

@@ -3,7 +3,8 @@
     python -m bench.decode [--threads 2] [--tokens 200] [--legacy-tokens 8]
 
 Builds the full-size v2 GPT (sizes from ../shared/parity/inventory/v2_gpt.json when present, else the
-s1longer-v2 defaults) with random weights, decodes greedily with the KV cache and with the legacy
+s1longer-v2 defaults) with random weights, decodes greedily with the KV cache (``--gpt-backend``, as the
+engine chooses it) and with the legacy
 full-recomputation path, and compares the time per token with the floor = fp32 weight bytes read per
 token / copy bandwidth (a large tensor copy, read + write bytes). Prints ratios; never asserts.
 """
@@ -22,9 +23,12 @@ import torch
 import torch.nn.functional as F
 
 from GPT_SoVITS.models.gpt import Text2SemanticDecoder, build_gpt, load_gpt_model
-from GPT_SoVITS.models.gpt.decode import STEP_THREADS, infer_legacy, iter_tokens, prefill, step
+from GPT_SoVITS.models.gpt.backends import BACKENDS, DecodeBackend, choose_backend
+from GPT_SoVITS.models.gpt.decode import DecodeLimits, iter_tokens, prefill
 from GPT_SoVITS.models.gpt.fastpath import PRECISIONS
+from GPT_SoVITS.models.gpt.sampling import SamplingOptions
 from GPT_SoVITS.parity.core import find_model
+from GPT_SoVITS.parity.hooks import infer_legacy
 
 GOLDEN = Path(__file__).resolve().parent.parent.parent / "shared" / "parity" / "golden"
 INVENTORY = Path(__file__).resolve().parent.parent.parent / "shared" / "parity" / "inventory" / "v2_gpt.json"
@@ -56,6 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--config", type=Path, default=INVENTORY, help="inventory JSON whose config sizes the model"
     )
     p.add_argument("--device", default="cpu", help="torch device (cpu or cuda)")
+    p.add_argument("--gpt-backend", default="auto", choices=BACKENDS, help="decoding backend of the kv run")
     return p.parse_args(argv)
 
 
@@ -102,7 +107,12 @@ def _inputs(model: Text2SemanticDecoder, args: argparse.Namespace, device: torch
     return x, bert, prompt
 
 
-def time_kv(model, x, bert, prompt, n: int, device) -> tuple[float, list[float], float]:
+GREEDY = SamplingOptions(top_k=1)
+
+
+def time_kv(
+    model, x, bert, prompt, n: int, device, backend: DecodeBackend
+) -> tuple[float, list[float], float]:
     """(prefill seconds, wall seconds of each following token, process CPU seconds per token).
 
     The CPU time excludes the time the process waited for a core, so on a shared machine it shows the
@@ -111,7 +121,7 @@ def time_kv(model, x, bert, prompt, n: int, device) -> tuple[float, list[float],
     stamps, cpu = [], []
     _sync(device)
     t0 = time.perf_counter()
-    for _ in iter_tokens(model, x, None, prompt, bert, top_k=1, early_stop_num=n - 1, max_steps=n):
+    for _ in iter_tokens(model, x, prompt, bert, GREEDY, DecodeLimits(n - 1, n), backend):
         _sync(device)
         stamps.append(time.perf_counter())
         cpu.append(time.process_time())
@@ -201,12 +211,11 @@ def time_against_official(
     with torch.inference_mode():
         for name in ["official", *precisions, "official"]:
             cache = model.new_cache(1, s0 + n, device)
-            logits = prefill(model, model.embed_text(x, bert), model.embed_audio(prompt), cache)
+            backend = choose_backend("auto", device, model.ar_predict_layer.weight.dtype, _precision(name))
+            logits = prefill(model, model.embed_text(x, bert), model.embed_audio(prompt), cache, backend)
             if name == "official":
                 ks = [cache.k[i, :, :, :s0].transpose(1, 2).reshape(1, s0, d).clone() for i in range(nl)]
                 vs = [cache.v[i, :, :, :s0].transpose(1, 2).reshape(1, s0, d).clone() for i in range(nl)]
-            else:
-                sw = model.h.step_weights(name)
             chosen = []
             for s in range(n):
                 tok = logits[:, : model.eos].argmax(-1, keepdim=True)
@@ -219,7 +228,7 @@ def time_against_official(
                     )
                     logits = model.logits(h[:, -1])
                 else:
-                    logits = step(model, tok, prompt.shape[1] + s, cache, weights=sw)
+                    logits = backend.step(model, tok, prompt.shape[1] + s, cache)
                 _sync(device)
                 ms[name].append(1e3 * (time.perf_counter() - t0))
             tokens[name] = chosen
@@ -234,18 +243,22 @@ def time_against_official(
     }
 
 
+def _precision(name: str) -> str:
+    return "fp32" if name == "official" else name
+
+
 def _greedy(model, x, bert, prompt, precision: str, n: int, forced: list[int] | None):
     """Greedy tokens and logits (n, V) of n steps; with ``forced`` the steps are fed those tokens."""
     with torch.inference_mode():
         cache = model.new_cache(1, x.shape[1] + prompt.shape[1] + n)
-        logits = prefill(model, model.embed_text(x, bert), model.embed_audio(prompt), cache)
-        w = model.h.step_weights(precision)
+        backend = choose_backend("auto", torch.device("cpu"), torch.float32, precision)
+        logits = prefill(model, model.embed_text(x, bert), model.embed_audio(prompt), cache, backend)
         tokens, rows = [], []
         for s in range(n):
             rows.append(logits[0])
             tokens.append(int(logits[:, : model.eos].argmax()))
             feed = tokens[-1] if forced is None else forced[s]
-            logits = step(model, torch.tensor([[feed]]), prompt.shape[1] + s, cache, weights=w)
+            logits = backend.step(model, torch.tensor([[feed]]), prompt.shape[1] + s, cache)
     return tokens, torch.stack(rows)
 
 
@@ -281,9 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     model = _model(args.config, device)
     x, bert, prompt = _inputs(model, args, device)
-    time_kv(model, x, bert, prompt, 12, device)  # warm-up (allocator, kernels)
+    backend = choose_backend(args.gpt_backend, device)
+    time_kv(model, x, bert, prompt, 12, device, backend)  # warm-up (allocator, kernels)
     bw = copy_bandwidths(device)
-    prefill_s, steps, cpu_s = time_kv(model, x, bert, prompt, args.tokens, device)
+    prefill_s, steps, cpu_s = time_kv(model, x, bert, prompt, args.tokens, device, backend)
     legacy_s = time_legacy(model, x, bert, prompt, args.legacy_tokens, device)
     official = time_against_official(model, x, bert, prompt, args.official_tokens, device, args.precisions)
     bw += copy_bandwidths(device)  # before and after: the machine may be shared
@@ -295,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     kv_mb = kv_bytes_per_token(model, mean_len) / 1e6
     lines = [
         f"model: {d.num_layers} layers, dim {d.hidden_dim}, {d.num_heads} heads; threads {args.threads}"
-        f" (decoding steps: {STEP_THREADS or args.threads})",
+        f" (decoding backend: {backend.name})",
         f"text {args.phones} phones, prompt {args.prompt} tokens, {args.tokens} tokens generated",
         f"copy bandwidth: median {statistics.median(bw) / 1e9:.1f} GB/s, best {max(bw) / 1e9:.1f} GB/s",
         f"fp32 weights read per token {wbytes / 1e6:.1f} MB"

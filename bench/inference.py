@@ -267,32 +267,32 @@ def cold_start(engine, folder: Path, text: str) -> int:
 @contextlib.contextmanager
 def count_positions(engine):
     """Positions run by BERT (the token ids of each pass: texts are packed, not padded) and by the GPT
-    prefill (the layer stack's multi-position calls), and GPT passes over the weights (prefills +
-    per-token steps; a batched step serves several segments with one pass), while the block runs."""
+    prefill (the decoding backend's prefills), and GPT passes over the weights (prefills + per-token
+    steps; a batched step serves several segments with one pass), while the block runs."""
     work = {"bert": 0, "prefill": 0, "passes": 0}
-    stack = engine.gpt.model.h
-    forward_one = stack.forward_one
+    backend = engine.gpt_backend
+    prefill, step = backend.prefill, backend.step
 
-    def counted(*args, **kwargs):
+    def counted_prefill(model, xy, *args, **kwargs):
+        work["prefill"] += xy.shape[0] * xy.shape[1]  # (B, T, E)
         work["passes"] += 1
-        return forward_one(*args, **kwargs)
+        return prefill(model, xy, *args, **kwargs)
+
+    def counted_step(*args, **kwargs):
+        work["passes"] += 1
+        return step(*args, **kwargs)
 
     def bert_hook(module, args, kwargs, out) -> None:
         work["bert"] += int(kwargs["input_ids"].numel())
 
-    def stack_hook(module, args, out) -> None:
-        if args[0].dim() == 3:  # (B, T, D): a prefill; steps go through forward_one
-            work["prefill"] += args[0].shape[0] * args[0].shape[1]
-            work["passes"] += 1
-
-    handles = [engine.gpt.model.h.register_forward_hook(stack_hook)]
+    handles = []
     if engine.bert is not None:
         handles.append(engine.bert.model.register_forward_hook(bert_hook, with_kwargs=True))
-    stack.forward_one = counted
+    backend.prefill, backend.step = counted_prefill, counted_step  # instance attributes shadow the methods
     try:
         yield work
     finally:
-        del stack.forward_one  # the class's method again
+        del backend.prefill, backend.step  # the class's methods again
         for h in handles:
             h.remove()
 

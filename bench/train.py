@@ -4,7 +4,7 @@
 
 Random data of the real shapes: ``--seconds`` clips (50 Hz HuBERT features, 32 kHz spectrograms, 10 phones
 per second; 25 semantic codes per second for the GPT). One warm-up step, then ``--steps`` timed steps of
-the trainers' own step code (``train.sovits_step.train_step``; the GPT forward_train + backward +
+the trainers' own step code (``train.sovits_step.train_step``; the GPT train_loss + backward +
 ScaledAdamLite step). On CUDA both run with fp16 autocast as the trainers default to; fp32 on CPU.
 """
 
@@ -18,6 +18,7 @@ import torch
 from GPT_SoVITS.config.gpt import default_gpt_config
 from GPT_SoVITS.config.sovits import SoVITSConfig
 from GPT_SoVITS.devices import resolve_device
+from GPT_SoVITS.models.gpt.training import train_loss
 from GPT_SoVITS.train.common import Amp, seed_everything
 from GPT_SoVITS.train.optim import ScaledAdamLite
 from GPT_SoVITS.train.sovits_step import build_nets, set_epoch_lr, train_step
@@ -94,7 +95,7 @@ def bench_gpt(args: argparse.Namespace, device: torch.device, amp: Amp) -> str:
 
     def step() -> None:
         with amp.autocast():
-            loss, _ = model.forward_train(x, x_lens, y, y_lens, bert)
+            loss, _ = train_loss(model, x, x_lens, y, y_lens, bert)
         amp.scaler.scale(loss).backward()
         amp.scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.gradient_clip)

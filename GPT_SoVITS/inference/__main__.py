@@ -41,8 +41,8 @@ HELP = {
     "streaming_mode": "0 off, 1 per segment, 2 token chunks cut at pauses, 3 fixed token chunks",
     "parallel_infer": "decode a batch of segments in one GPT call",
     "repetition_penalty": "penalty on already generated tokens (official 1.35)",
-    "sample_steps": "CFM steps (v3/v4 models only)",
-    "super_sampling": "v3 audio super-resolution (not available: ignored)",
+    "sample_steps": "CFM steps (v3/v4 models only; other versions reject a non-default value)",
+    "super_sampling": "v3 audio super-resolution (v3 models only; other versions reject it)",
     "overlap_length": "tokens shared by consecutive streaming chunks (crossfaded)",
     "min_chunk_length": "tokens per streaming chunk",
     "ref_free": "ignore the prompt text: the reference gives the timbre only",
@@ -50,6 +50,26 @@ HELP = {
 }
 # Fields with their own flags (required inputs and the reference).
 SPECIAL = {"text", "text_lang", "ref_audio_path", "prompt_text", "prompt_lang"}
+
+
+def _add_runtime_args(p: argparse.ArgumentParser) -> None:
+    """Where and how the models run: chosen once for the process."""
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="model precision")
+    p.add_argument(
+        "--gpt-backend",
+        default="auto",
+        choices=("auto", "torch", "numpy"),
+        help="how the GPT decodes: numpy (float32 on CPU, numba kernels where available), torch "
+        "(any device); auto picks numpy for fp32 on CPU",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads for the whole run, set once (default: torch's); 1 suits the opt-in "
+        "--precision fp16 GPT step on a busy CPU",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,8 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-lang", choices=V2_LANGUAGES, help="language mode of the text (or the preset's)")
     p.add_argument("--out", type=Path, required=True, help="output audio file (.wav, .ogg, .aac or .raw)")
     p.add_argument("--metadata", type=Path, help="also write the synthesis metadata (JSON) here")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="model precision")
+    _add_runtime_args(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     defaults = TTSRequest.__dataclass_fields__
     for f in request_fields():
@@ -173,8 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    import torch
+
     from GPT_SoVITS.inference.engine import TTSEngine
 
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))  # once per process: decoding never changes it
     try:
         engine = TTSEngine(
             args.gpt,
@@ -183,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             args.hubert,
             device=args.device,
             precision=args.precision,
+            gpt_backend=args.gpt_backend,
         )
         meta = write_output(engine, req, args.out)
     except (ValueError, OSError) as e:  # bad weights, reference, language... (all ValueError subclasses)

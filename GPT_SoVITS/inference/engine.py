@@ -84,6 +84,7 @@ class TTSEngine:
         cache_size: int = 32,
         pretrained_dir: str | Path | None = None,
         sv_path: str | Path | None = None,
+        gpt_backend: str = "auto",
     ) -> None:
         """sv_path: the SV model v2Pro/v2ProPlus weights need (default pretrained_models/sv/...ckpt)."""
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
@@ -92,6 +93,8 @@ class TTSEngine:
         # (greedy tokens unchanged on the goldens; see bench/decode.py). It was 2x faster than the first
         # fp32 step; the numpy + numba fp32 step now matches it on a 2-core Zen 4 (no fast fp16 there).
         self.step_precision = "fp16" if precision == "fp16" and self.device.type == "cpu" else "fp32"
+        # how the GPT's layers run (``--gpt-backend``): chosen once here, passed to every decoding call
+        self.gpt_backend = self._choose_backend(gpt_backend)
         self.guard = guard or GuardConfig()
         # where v3/v4 LoRA files find their base and v3/v4 models their vocoder (official layout)
         self.pretrained_dir = Path(pretrained_dir) if pretrained_dir is not None else PRETRAINED_DIR
@@ -106,6 +109,14 @@ class TTSEngine:
         self._frontends: dict[str, Frontend] = {}
 
     # -- loading ---------------------------------------------------------------------------------------
+    def _choose_backend(self, name: str):
+        from GPT_SoVITS.models.gpt.backends import choose_backend
+
+        try:
+            return choose_backend(name, self.device, self.dtype, self.step_precision)
+        except ValueError as e:
+            raise EngineError(str(e)) from e
+
     def _cast(self, module: torch.nn.Module) -> torch.nn.Module:
         return module.to(device=self.device, dtype=self.dtype).eval()
 
@@ -223,6 +234,7 @@ class TTSEngine:
             "device": str(self.device),
             "precision": str(self.dtype).removeprefix("torch."),
             "gpt_step_precision": self.step_precision,
+            "gpt_backend": self.gpt_backend.name,
             "languages": list(self.languages),
         }
 

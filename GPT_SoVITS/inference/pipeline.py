@@ -17,7 +17,7 @@ import torch
 
 from GPT_SoVITS.inference.guard import badness, check_tokens, retry_seed
 from GPT_SoVITS.inference.postprocess import limit_peak
-from GPT_SoVITS.inference.request import RequestError, TTSRequest
+from GPT_SoVITS.inference.request import RequestError, TTSRequest, check_model_support
 from GPT_SoVITS.inference.results import AudioChunk, EngineError, SegmentReport, SynthesisResult
 from GPT_SoVITS.inference.segments import Phonemes, make_batches, prompt_with_stop, split_text
 from GPT_SoVITS.inference.streaming import ChunkStitcher, chunk_tokens
@@ -40,13 +40,15 @@ class Pipeline:
         self.req = request
         self.gpt, self.sovits = engine.gpt, engine.sovits  # snapshot: a weight switch mid-request is ignored
         self.device, self.dtype = engine.device, engine.dtype
-        self.step_precision = engine.step_precision
+        self.backend = engine.gpt_backend  # how the GPT's layers run, chosen once by the engine
         self.seed = request.seed if request.seed != -1 else random.SystemRandom().randrange(2**32)
         self.notes: list[str] = []
         self.timings = {"reference": 0.0, "frontend": 0.0, "gpt": 0.0, "sovits": 0.0}
 
     # -- preparation -----------------------------------------------------------------------------------
-    def _check_languages(self) -> None:
+    def _check_request(self) -> None:
+        """Fields the loaded models cannot honour: languages of the symbol table, version-only fields."""
+        check_model_support(self.req, self.sovits.version)
         langs = self.engine.languages
         if self.req.text_lang not in langs:
             raise RequestError(
@@ -63,7 +65,7 @@ class Pipeline:
 
     def prepare(self) -> list[str]:
         """References and prompt (fills self.specs / self.prompt); returns the text pieces to speak."""
-        self._check_languages()
+        self._check_request()
         t0 = time.perf_counter()
         main = self.engine.prepare_reference(self.req.ref_audio_path, self.sovits)
         aux = [self.engine.prepare_reference(p, self.sovits) for p in self.req.aux_ref_audio_paths]
@@ -139,43 +141,33 @@ class Pipeline:
         return min(50 * self.gpt.max_sec, self.engine.guard.token_limit(len(seg)))
 
     # -- GPT -------------------------------------------------------------------------------------------
-    def _sampling(self) -> dict:
-        """Arguments of every GPT decoding call: the request's sampling knobs and the step precision."""
-        r = self.req
-        return {
-            "top_k": r.top_k,
-            "top_p": r.top_p,
-            "temperature": r.temperature,
-            "repetition_penalty": r.repetition_penalty,
-            "precision": self.step_precision,
-        }
-
-    def _decode_one(self, seg: Phonemes, seed: int, gen: torch.Generator | None = None) -> Attempt:
-        from GPT_SoVITS.models.gpt.decode import iter_tokens
+    def _tokens(self, seg: Phonemes, gen: torch.Generator) -> Iterator[int]:
+        """The kept semantic tokens of one segment, as decided (the request's sampling and limits)."""
+        from GPT_SoVITS.models.gpt.decode import DecodeLimits, iter_tokens
 
         x, bert = self._gpt_inputs(seg)
         limit = self._limits(seg)
-        gen = gen if gen is not None else self._generator(seed)
-        tokens = list(
-            iter_tokens(
-                self.gpt.model,
-                x[None],
-                None,
-                self.prompt_codes,
-                bert[None],
-                **self._sampling(),
-                early_stop_num=limit,
-                generator=gen,
-                max_steps=limit + 1,
-            )
+        limits = DecodeLimits(early_stop_num=limit, max_steps=limit + 1)
+        return iter_tokens(
+            self.gpt.model,
+            x[None],
+            self.prompt_codes,
+            bert[None],
+            self.req.sampling,
+            limits,
+            self.backend,
+            gen,
         )
-        return Attempt(tokens, seed, len(tokens) > limit)
+
+    def _decode_one(self, seg: Phonemes, seed: int, gen: torch.Generator | None = None) -> Attempt:
+        tokens = list(self._tokens(seg, gen if gen is not None else self._generator(seed)))
+        return Attempt(tokens, seed, len(tokens) > self._limits(seg))
 
     def _decode_batch(self, segs: list[Phonemes], seed: int) -> list[Attempt]:
         if len(segs) == 1 or self.prompt_codes is None:
             gen = self._generator(seed)  # one generator across the items keeps the batch reproducible
             return [self._decode_one(seg, seed, gen) for seg in segs]
-        from GPT_SoVITS.models.gpt.decode import infer_batch
+        from GPT_SoVITS.models.gpt.decode import DecodeLimits, infer_batch
 
         inputs = [self._gpt_inputs(s) for s in segs]
         limit = max(self._limits(s) for s in segs)
@@ -183,13 +175,12 @@ class Pipeline:
         ys, _ = infer_batch(
             self.gpt.model,
             [x for x, _ in inputs],
-            None,
             prompts,
             [b for _, b in inputs],
-            **self._sampling(),
-            early_stop_num=limit,
-            generator=self._generator(seed),
-            max_steps=limit + 1,
+            self.req.sampling,
+            DecodeLimits(early_stop_num=limit, max_steps=limit + 1),
+            self.backend,
+            self._generator(seed),
         )
         p = prompts.shape[1]
         out = []
@@ -314,27 +305,14 @@ class Pipeline:
     def _stream_tokens(self, index: int, seg: Phonemes, last: bool) -> Iterator[AudioChunk]:
         """Token-chunk streaming of one segment. The guard only reports here: audio already sent cannot be
         regenerated, but the token limit still stops a runaway segment."""
-        from GPT_SoVITS.models.gpt.decode import iter_tokens
-
         r, sr = self.req, self.sovits.output_rate
-        x, bert = self._gpt_inputs(seg)
         limit = self._limits(seg)
         seed = retry_seed(self.seed, 0) + index
         tokens_out: list[int] = []
 
         def tracked() -> Iterator[int]:
             t0 = time.perf_counter()
-            for t in iter_tokens(
-                self.gpt.model,
-                x[None],
-                None,
-                self.prompt_codes,
-                bert[None],
-                **self._sampling(),
-                early_stop_num=limit,
-                generator=self._generator(seed),
-                max_steps=limit + 1,
-            ):
+            for t in self._tokens(seg, self._generator(seed)):
                 self.timings["gpt"] += time.perf_counter() - t0
                 tokens_out.append(t)
                 yield t

@@ -10,9 +10,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from GPT_SoVITS.errors import UserError
+from GPT_SoVITS.versions import spec
+
+if TYPE_CHECKING:
+    from GPT_SoVITS.models.gpt.sampling import SamplingOptions
 
 # Language codes of the official TTS_Config (v1 models know fewer languages).
 V2_LANGUAGES = ("auto", "auto_yue", "en", "zh", "ja", "yue", "ko", "all_zh", "all_ja", "all_yue", "all_ko")
@@ -81,6 +85,13 @@ class TTSRequest:
     def uses_prompt(self) -> bool:
         """The prompt text and tokens condition the GPT (not reference-free)."""
         return not self.ref_free and bool(self.prompt_text.strip())
+
+    @property
+    def sampling(self) -> SamplingOptions:
+        """The GPT's sampling knobs of this request, as the decoding loops take them."""
+        from GPT_SoVITS.models.gpt.sampling import SamplingOptions  # torch stays off the UI's import path
+
+        return SamplingOptions(self.top_k, self.top_p, self.temperature, self.repetition_penalty)
 
     @property
     def stream_kind(self) -> str:
@@ -192,6 +203,22 @@ def validate(req: TTSRequest) -> None:
     )
 
 
+def check_model_support(req: TTSRequest, version: str) -> None:
+    """Raise RequestError for a field the loaded model's version cannot honour (``versions.py`` columns).
+
+    ``sample_steps`` (CFM steps) needs a version with CFM step choices (v3/v4); its default is accepted
+    everywhere, as the official API sends it with every request. ``super_sampling`` needs a v3 model.
+    """
+    row = spec(version)
+    default_steps = TTSRequest.__dataclass_fields__["sample_steps"].default
+    if req.sample_steps != default_steps and not row.sample_steps:
+        raise RequestError("sample_steps", f"a {version} model has no CFM sampling steps (v3/v4 only)")
+    if row.sample_steps and req.sample_steps not in row.sample_steps:
+        raise RequestError("sample_steps", f"must be one of {row.sample_steps} for a {version} model")
+    if req.super_sampling and not row.super_sampling:
+        raise RequestError("super_sampling", f"not available for a {version} model (v3 only)")
+
+
 def request_fields() -> list[dataclasses.Field]:
     """The dataclass fields in declaration order (the CLI builds one flag per field)."""
     return list(dataclasses.fields(TTSRequest))
@@ -204,6 +231,7 @@ __all__ = [
     "V2_LANGUAGES",
     "RequestError",
     "TTSRequest",
+    "check_model_support",
     "languages_for",
     "request_fields",
     "validate",

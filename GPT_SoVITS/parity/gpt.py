@@ -15,9 +15,11 @@ import numpy as np
 import torch
 
 from GPT_SoVITS.models.gpt import Text2SemanticDecoder, load_gpt_model
-from GPT_SoVITS.models.gpt.decode import infer_batch, infer_legacy, infer_panel
-from GPT_SoVITS.models.gpt.training import attention_mask
+from GPT_SoVITS.models.gpt.backends import DecodeBackend, choose_backend
+from GPT_SoVITS.models.gpt.model import attention_mask
+from GPT_SoVITS.models.gpt.training import teacher_forced_logits
 from GPT_SoVITS.parity.core import CaseResult, compare_arrays, compare_exact, find_model
+from GPT_SoVITS.parity.hooks import infer_legacy, official_infer_batch, official_infer_panel
 
 LOGIT_TOL = 1e-4  # float32 vs float64 differ by 1.2e-6 (README section 5)
 EMBED_TOL = 1e-5  # embeddings before the transformer: a few float32 roundings
@@ -32,10 +34,8 @@ def _teacher_forced(model: Text2SemanticDecoder, data: Any, group: str) -> list[
     x, y, bert = _t(data["phoneme_ids"]), _t(data["semantic_ids"]), _t(data["bert_feature"]).float()
     nx, ny = x.shape[1], y.shape[1]
     with torch.inference_mode():
-        logits, targets = model.forward_logits(x, torch.tensor([nx]), y, torch.tensor([ny]), bert)
-        cache = model.new_cache(1, nx + ny)
-        xy = torch.cat([model.embed_text(x, bert), model.embed_audio(y)], dim=1)
-        fast = model.logits(model.h(xy, attention_mask(nx, ny)[None, None], cache))
+        logits, targets = teacher_forced_logits(model, x, torch.tensor([nx]), y, torch.tensor([ny]), bert)
+        fast = _fast_path_logits(model, x, y, bert)
         embeds = {
             "bert_proj_out": model.bert_proj(bert.transpose(1, 2)),
             "x_pos": model.embed_text(x, bert),
@@ -67,6 +67,15 @@ def _teacher_forced(model: Text2SemanticDecoder, data: Any, group: str) -> list[
     return rows
 
 
+def _fast_path_logits(model: Text2SemanticDecoder, x, y, bert) -> torch.Tensor:
+    """Logits of every position through the production decoding backend's prefill, (1, Nx + Ny, V)."""
+    backend = choose_backend("auto", model.ar_predict_layer.weight.device)
+    cache = model.new_cache(1, x.shape[1] + y.shape[1])
+    xy = torch.cat([model.embed_text(x, bert), model.embed_audio(y)], dim=1)
+    mask = attention_mask(x.shape[1], y.shape[1])[None, None]
+    return model.logits(backend.prefill(model, xy, mask, cache))
+
+
 def _single_inputs(
     inputs: Any, key: str, entry: dict
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -87,22 +96,24 @@ def _batch_inputs(
     return xs, berts, prompts
 
 
-def _run_entry(model: Text2SemanticDecoder, inputs: Any, key: str, entry: dict) -> dict[str, Any]:
-    """Our outputs under the golden field names."""
+def _run_entry(
+    model: Text2SemanticDecoder, backend: DecodeBackend, inputs: Any, key: str, entry: dict
+) -> dict[str, Any]:
+    """Our outputs under the golden field names (the recorded keyword arguments of the official call)."""
     fn, kwargs = entry["function"], dict(entry.get("kwargs", {}))
     torch.manual_seed(SEED)
     if "batch_infer" in fn or "naive_batched" in fn:
         xs, berts, prompts = _batch_inputs(inputs, entry)
         if "batch_infer" in fn:
-            ys, idxs = infer_batch(model, xs, None, prompts, berts, **kwargs)
+            ys, idxs = official_infer_batch(model, xs, None, prompts, berts, **kwargs, backend=backend)
             y_list = [t.tolist() for t in ys]
         else:
-            runs = [
-                infer_panel(
-                    model, xi[None], None, None if prompts is None else prompts[j : j + 1], bi[None], **kwargs
+            runs = []
+            for j, (xi, bi) in enumerate(zip(xs, berts, strict=True)):
+                prompt_j = None if prompts is None else prompts[j : j + 1]
+                runs.append(
+                    official_infer_panel(model, xi[None], None, prompt_j, bi[None], **kwargs, backend=backend)
                 )
-                for j, (xi, bi) in enumerate(zip(xs, berts, strict=True))
-            ]
             y_list, idxs = [y[0].tolist() for y, _ in runs], [i for _, i in runs]
         return {
             "y_list": y_list,
@@ -111,7 +122,7 @@ def _run_entry(model: Text2SemanticDecoder, inputs: Any, key: str, entry: dict) 
         }
     x, bert, prompt = _single_inputs(inputs, key, entry)
     if "infer_panel" in fn:
-        y, idx = infer_panel(model, x, None, prompt, bert, **kwargs)
+        y, idx = official_infer_panel(model, x, None, prompt, bert, **kwargs, backend=backend)
         tokens = y[0].tolist()
         return {"y": tokens, "idx": idx, "webui_pred_semantic": tokens[-idx:]}
     if ".infer " in fn or fn.endswith(".infer"):
@@ -123,9 +134,10 @@ def _decode(model: Text2SemanticDecoder, golden: Path, group: str) -> list[CaseR
     entries = json.loads((golden / "gpt_decode.json").read_text(encoding="utf-8"))
     inputs = np.load(golden / "gpt_decode_inputs.npz")
     fields = ("y", "idx", "webui_pred_semantic", "y_list", "idx_list", "tts_pred_semantic_list")
+    backend = choose_backend("auto", model.ar_predict_layer.weight.device)  # as the engine chooses
     rows = []
     for key, entry in entries.items():
-        ours = _run_entry(model, inputs, key, entry)
+        ours = _run_entry(model, backend, inputs, key, entry)
         for name in fields:
             if name in entry:
                 if name not in ours:

@@ -19,6 +19,7 @@ import torch
 from GPT_SoVITS.checkpoints import CheckpointError, load_checkpoint
 from GPT_SoVITS.models.sovits import SynthesizerTrn, load_sovits_model
 from GPT_SoVITS.parity.core import CaseResult, compare_arrays, compare_exact, failure
+from GPT_SoVITS.parity.hooks import sovits_decode_steps
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,8 @@ def run_decode_case(model: SynthesizerTrn, golden: Path, name: str, case: dict[s
     speed = float(data["speed"]) if "speed" in data.files else float(case["speed"])
     noise_scale = float(data["noise_scale"]) if "noise_scale" in data.files else float(case["noise_scale"])
     noise = torch.from_numpy(data["injected_noise"]).float() if "injected_noise" in data.files else None
-    steps = model.decode_steps(
+    steps = sovits_decode_steps(
+        model,
         torch.from_numpy(data["codes"]).long(),
         torch.from_numpy(data["phones"]).long(),
         refer,

@@ -37,7 +37,7 @@ BATCH_KEYS = ("phoneme_ids", "phoneme_ids_len", "semantic_ids", "semantic_ids_le
 
 
 class TrainForward(nn.Module):
-    """Makes ``forward_train`` / ``forward_train_dpo`` the ``forward`` DDP hooks its gradient sync into."""
+    """Makes ``train_loss`` / ``train_loss_dpo`` the ``forward`` DDP hooks its gradient sync into."""
 
     def __init__(self, model: nn.Module, dpo: bool) -> None:
         super().__init__()
@@ -45,8 +45,10 @@ class TrainForward(nn.Module):
         self.dpo = dpo
 
     def forward(self, x, x_lens, y, y_lens, bert):  # -> (loss, acc)
-        fn = self.model.forward_train_dpo if self.dpo else self.model.forward_train
-        return fn(x, x_lens, y, y_lens, bert)
+        from GPT_SoVITS.models.gpt.training import train_loss, train_loss_dpo
+
+        fn = train_loss_dpo if self.dpo else train_loss
+        return fn(self.model, x, x_lens, y, y_lens, bert)
 
 
 def load_config(args: argparse.Namespace) -> GPTConfig:
@@ -134,9 +136,11 @@ class GPTTraining(TrainingRun):
         return [batch[k].to(self.ctx.device) for k in BATCH_KEYS]
 
     def probe(self, indices) -> None:
+        from GPT_SoVITS.models.gpt.training import train_loss
+
         batch = self._on_device(self.ds.collate([self.ds[i] for i in indices]))
         with self.amp.autocast():
-            loss, _ = self.model.forward_train(*batch)
+            loss, _ = train_loss(self.model, *batch)
         loss.backward()
         self.model.zero_grad(set_to_none=True)
 

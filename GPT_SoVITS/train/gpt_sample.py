@@ -35,7 +35,9 @@ class GPTSampler:
         self, model: nn.Module, ds: GPTDataset, exp: Experiment, metrics: Metrics, epoch: int, step: int
     ) -> Path:
         from GPT_SoVITS.audio import load_audio, save_wav, spectrogram_torch
-        from GPT_SoVITS.models.gpt.decode import infer_panel
+        from GPT_SoVITS.models.gpt.backends import choose_backend
+        from GPT_SoVITS.models.gpt.decode import DecodeLimits, infer_panel
+        from GPT_SoVITS.models.gpt.sampling import SamplingOptions
 
         item = min(ds.items, key=lambda it: it.name)
         dev = self.device
@@ -47,10 +49,9 @@ class GPTSampler:
         model.eval()
         gen = torch.Generator(device="cpu").manual_seed(0)
         limit = 2 * len(item.codes) + CODES_PER_SECOND  # at most about twice the clip's length
-        y, _ = infer_panel(
-            model, x, torch.tensor([x.shape[1]], device=dev), prompt, bert[None].to(dev), top_k=1,
-            early_stop_num=limit, generator=gen,
-        )  # fmt: skip
+        greedy = SamplingOptions(top_k=1)
+        backend = choose_backend("auto", dev, model.ar_predict_layer.weight.dtype)
+        y, _ = infer_panel(model, x, prompt, bert[None].to(dev), greedy, DecodeLimits(limit), backend, gen)
         model.train(was_training)
         codes = y[:, prompt.shape[1] :]
         if codes.shape[1] == 0:

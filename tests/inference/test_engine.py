@@ -209,3 +209,34 @@ def test_fp16_on_cpu_runs_the_gpt_step_in_half(golden_models, bert_dir: Path, hu
     a = eng.synthesize(request(refs))
     assert_audio(a)
     assert np.array_equal(a.audio, eng.synthesize(request(refs)).audio)  # still deterministic per seed
+
+
+def test_version_only_fields_are_rejected_by_a_v2_engine(engine, refs: dict[str, Path]) -> None:
+    """sample_steps / super_sampling are never silently ignored: a v2 model rejects them, naming the field."""
+    for changes, field in (
+        ({"sample_steps": 8}, "sample_steps"),
+        ({"super_sampling": True}, "super_sampling"),
+    ):
+        with pytest.raises(RequestError) as info:
+            engine.synthesize(request(refs, **changes))
+        assert info.value.field == field
+
+
+def test_gpt_backend_is_chosen_once_and_backends_agree(
+    engine, golden_models, bert_dir: Path, hubert_dir: Path, refs: dict[str, Path]
+) -> None:
+    from GPT_SoVITS.inference.engine import TTSEngine
+    from GPT_SoVITS.inference.results import EngineError
+
+    assert engine.describe()["gpt_backend"] == "numpy"  # auto: float32 on CPU
+    eng = TTSEngine(
+        golden_models[0], golden_models[1], bert_dir, hubert_dir, device="cpu", gpt_backend="torch"
+    )
+    assert eng.describe()["gpt_backend"] == "torch"
+    req = request(refs, text_split_method="cut0")
+    a, b = engine.synthesize(req), eng.synthesize(req)
+    assert [s.tokens for s in a.segments] == [s.tokens for s in b.segments]
+    np.testing.assert_allclose(a.audio, b.audio, atol=1e-4)
+    with pytest.raises(EngineError, match="--gpt-backend numpy"):
+        TTSEngine(golden_models[0], golden_models[1], bert_dir, hubert_dir, device="cpu", precision="fp16",
+                  gpt_backend="numpy")  # fmt: skip

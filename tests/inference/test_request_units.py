@@ -186,3 +186,34 @@ def test_packing() -> None:
     stream = pack_stream_chunk(wav, 32000, "wav", True) + pack_stream_chunk(wav, 32000, "wav", False)
     data, _ = sf.read(io.BytesIO(stream), dtype="int16")
     assert len(data) == 6400
+
+
+@pytest.mark.parametrize(
+    ("version", "changes", "field"),
+    [
+        ("v2", {"sample_steps": 8}, "sample_steps"),
+        ("v1", {"super_sampling": True}, "super_sampling"),
+        ("v4", {"super_sampling": True}, "super_sampling"),
+        ("v3", {"sample_steps": 7}, "sample_steps"),
+        ("v2", {}, None),  # the api_v2 default sample_steps (32) is sent by every client: accepted
+        ("v3", {"sample_steps": 8, "super_sampling": True}, None),
+        ("v4", {"sample_steps": 64}, None),
+    ],
+)
+def test_version_only_fields_follow_the_version_table(version: str, changes: dict, field: str | None) -> None:
+    from GPT_SoVITS.inference.request import check_model_support
+
+    req = TTSRequest(**BASE, **changes)
+    if field is None:
+        check_model_support(req, version)
+        return
+    with pytest.raises(RequestError) as info:
+        check_model_support(req, version)
+    assert info.value.field == field and version in str(info.value)
+
+
+def test_request_carries_one_sampling_options_value() -> None:
+    from GPT_SoVITS.models.gpt.sampling import SamplingOptions
+
+    req = TTSRequest(**BASE, top_k=5, top_p=0.8, temperature=0.7, repetition_penalty=1.1)
+    assert req.sampling == SamplingOptions(top_k=5, top_p=0.8, temperature=0.7, repetition_penalty=1.1)

@@ -10,8 +10,10 @@ import torch
 
 from GPT_SoVITS.checkpoints import CheckpointError, save_gpt
 from GPT_SoVITS.models.gpt import GPTDims, build_gpt, load_gpt_model
+from GPT_SoVITS.models.gpt.backends import NumpyBackend
 from GPT_SoVITS.models.gpt.decode import prefill
-from GPT_SoVITS.models.gpt.training import attention_mask, make_rejected
+from GPT_SoVITS.models.gpt.model import attention_mask
+from GPT_SoVITS.models.gpt.training import make_rejected, teacher_forced_logits, train_loss, train_loss_dpo
 
 TINY = {
     "data": {"max_sec": 54},
@@ -61,8 +63,8 @@ def test_save_load_roundtrip_and_strict_mismatch(tmp_path: Path) -> None:
     with torch.inference_mode():
         for param in model.parameters():  # the file holds fp16-rounded weights (pe is not stored)
             param.copy_(param.half().float())
-        a = prefill(model, model.embed_text(x, bert), None, model.new_cache(1, 7))
-        b = prefill(loaded, loaded.embed_text(x, bert), None, loaded.new_cache(1, 7))
+        a = prefill(model, model.embed_text(x, bert), None, model.new_cache(1, 7), NumpyBackend())
+        b = prefill(loaded, loaded.embed_text(x, bert), None, loaded.new_cache(1, 7), NumpyBackend())
     assert torch.equal(a, b)
     wrong = {"data": TINY["data"], "model": {**TINY["model"], "n_layer": 3}}
     bad = tmp_path / "wrong-e1.ckpt"
@@ -86,7 +88,7 @@ def test_teacher_forcing_equals_cached_prefill() -> None:
     x, _, y, _, bert = _batch(g)
     x, y, bert = x[:1], y[:1], bert[:1]
     with torch.inference_mode():
-        logits, targets = model.forward_logits(x, torch.tensor([9]), y, torch.tensor([12]), bert)
+        logits, targets = teacher_forced_logits(model, x, torch.tensor([9]), y, torch.tensor([12]), bert)
         cache = model.new_cache(1, 21)
         xy = torch.cat([model.embed_text(x, bert), model.embed_audio(y)], 1)
         cached = model.logits(model.h(xy, attention_mask(9, 12)[None, None], cache))
@@ -99,21 +101,21 @@ def test_padding_gets_eos_targets_and_does_not_leak() -> None:
     model = build_gpt(TINY).eval()
     x, x_lens, y, y_lens, bert = _batch(torch.Generator().manual_seed(4))
     with torch.inference_mode():
-        logits, targets = model.forward_logits(x, x_lens, y, y_lens, bert)
-        alone, _ = model.forward_logits(x[1:, :6], x_lens[1:], y[1:, :8], y_lens[1:], bert[1:, :, :6])
+        logits, targets = teacher_forced_logits(model, x, x_lens, y, y_lens, bert)
+        alone, _ = teacher_forced_logits(model, x[1:, :6], x_lens[1:], y[1:, :8], y_lens[1:], bert[1:, :, :6])
     assert (targets[1, 7:] == 64).all() and (targets[1, :7] == y[1, 1:8]).all()
     # item 1 padded in the batch gives the same logits on its valid audio rows as alone
     assert torch.allclose(logits[1, 9 : 9 + 8], alone[0, 6 : 6 + 8], atol=1e-5)
 
 
-def test_forward_train_loss_decreases() -> None:
+def test_train_loss_decreases() -> None:
     torch.manual_seed(5)
     model = build_gpt(TINY).train()
     batch = _batch(torch.Generator().manual_seed(6))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(8):
-        loss, acc = model.forward_train(*batch)
+        loss, acc = train_loss(model, *batch)
         assert torch.isfinite(loss) and 0.0 <= acc <= 1.0
         opt.zero_grad()
         loss.backward()
@@ -132,8 +134,8 @@ def test_dpo_loss_and_rejected_samples() -> None:
     shorter, short_lens = make_rejected(y, y_lens, torch.Generator().manual_seed(9), delete_prob=1.0)
     assert (short_lens <= y_lens).all()
     assert rejected.shape == (2, int(lens.max())) and shorter.shape[0] == 2
-    loss, acc = model.forward_train_dpo(x, x_lens, y, y_lens, bert, torch.Generator().manual_seed(10))
-    ce, _ = model.eval().forward_train(x, x_lens, y, y_lens, bert)
+    loss, acc = train_loss_dpo(model, x, x_lens, y, y_lens, bert, torch.Generator().manual_seed(10))
+    ce, _ = train_loss(model.eval(), x, x_lens, y, y_lens, bert)
     assert torch.isfinite(loss) and 0.0 <= acc <= 1.0
     loss.backward()
     assert all(p.grad is not None for p in model.h.parameters())

@@ -14,6 +14,7 @@ from GPT_SoVITS.models.sovits import MultiPeriodDiscriminator, build_sovits, loa
 from GPT_SoVITS.models.sovits.losses import discriminator_loss, feature_loss, generator_loss, kl_loss
 from GPT_SoVITS.models.sovits.quantizer import ResidualVectorQuantizer
 from GPT_SoVITS.models.sovits.synthesizer import SynthesizerTrn
+from GPT_SoVITS.parity.hooks import sovits_decode_steps
 
 HOP = 640
 
@@ -42,9 +43,10 @@ def test_decode_shapes_speed_refs_and_noise(tiny_sovits_config: dict) -> None:
     assert wav.shape == (1, 1, codes.shape[2] * 2 * HOP)
     assert torch.isfinite(wav).all() and wav.abs().max() <= 1
     # speed: int(frames / speed) + 1 frames, with the speed in double precision (0.8 -> 31, not 30)
-    steps = model.decode_steps(codes, text, [refer], noise_scale=0.0, speed=0.8)
+    steps = sovits_decode_steps(model, codes, text, [refer], noise_scale=0.0, speed=0.8)
     assert steps["enc_p_out_x"].shape[-1] == int(24 / 0.8) + 1 == 31
     assert steps["wav"].shape[-1] == 31 * HOP
+    torch.testing.assert_close(steps["wav"], model.decode(codes, text, [refer], 0.0, speed=0.8))  # the hook
     # a list of identical references gives the same style as the single (bare tensor) reference
     torch.testing.assert_close(
         model.decode(codes, text, [refer, refer], 0.0), model.decode(codes, text, refer, 0.0)
@@ -52,7 +54,7 @@ def test_decode_shapes_speed_refs_and_noise(tiny_sovits_config: dict) -> None:
     # injected zero noise equals noise_scale 0; injected noise is used as given
     torch.testing.assert_close(model.decode(codes, text, [refer], 0.5, noise=torch.zeros(1, 192, 24)), wav)
     noise = torch.randn(1, 192, 24)
-    a = model.decode_steps(codes, text, [refer], 0.5, noise=noise)
+    a = sovits_decode_steps(model, codes, text, [refer], 0.5, noise=noise)
     torch.testing.assert_close(
         a["flow_in_z_p"], a["enc_p_out_m_p"] + noise * torch.exp(a["enc_p_out_logs_p"]) * 0.5
     )
@@ -187,7 +189,7 @@ def test_infer_resynthesises_from_ssl(tiny_sovits_config: dict) -> None:
     assert wav.shape == (1, 1, 16 * HOP) and y_mask.shape == (1, 1, 16)
     # with no noise the prior mean goes through the reverse flow, as in decode from the same codes
     codes = model.extract_latent(ssl)
-    steps = model.decode_steps(codes, text, spec, noise_scale=0.0)
+    steps = sovits_decode_steps(model, codes, text, spec, noise_scale=0.0)
     torch.testing.assert_close(m_p, steps["enc_p_out_m_p"])
     torch.testing.assert_close(wav, steps["wav"])
 

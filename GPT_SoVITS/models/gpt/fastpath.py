@@ -1,43 +1,28 @@
-"""The per-token decoding step through all layers: numpy on CPU in float32, TorchScript otherwise.
+"""The torch backend's per-token step through all layers (TorchScript), and the weights every step reads.
 
 Decoding one token should cost reading the weights once (310 MB at full size). Each product has a single
-row, so its speed is the matrix-vector kernel's streaming rate:
-- CPU, float32 (the default): :func:`decode_layers_numpy`. torch's CPU build sends a one-row product to
-  MKL, which runs it on one thread (~15 GB/s here, whatever the thread setting); numpy's OpenBLAS splits
-  the same product over the cores (~26 GB/s on 2 cores) and a numpy call costs ~1 us against a few for a
-  torch op, so the step took 15 ms instead of 23 ms per token at full size (2-core Zen 4). The small
-  work between the products (attention over the cache, bias, residual, norms, ReLU) runs in compiled
-  numba kernels (``kernels``; plain numpy where numba is unusable): another ~1 ms per token.
-- otherwise (CUDA, or the opt-in bf16/fp16 step): :func:`decode_layers`, the same math compiled with
-  TorchScript on first use (about 500 small operations; Python would add 20-30 % on a 2-core CPU).
-All three are exactly the math of ``TransformerLayer.forward`` (equal within float32 rounding);
-:func:`decode_layers_eager` is the TorchScript function run by Python, used when scripting is unavailable
-and by the tests.
+row, so its speed is the matrix-vector kernel's streaming rate. :func:`decode_layers` is the math of
+``TransformerLayer.forward`` for one new position per row, compiled with TorchScript on first use (about
+500 small operations; Python would add 20-30 % on a 2-core CPU), with the matrices optionally in bf16/fp16
+(:data:`PRECISIONS`). :func:`decode_layers_eager` is the same function run by Python, used when scripting
+is unavailable and by the tests. The float32 CPU step of the numpy backend is in ``numpy_step``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from GPT_SoVITS.models.gpt import kernels
-
 if TYPE_CHECKING:
     from GPT_SoVITS.models.gpt.model import TransformerStack
 
 log = logging.getLogger(__name__)
-
-
-# The float32 CPU step runs in numpy (see the module text); False forces TorchScript (tests, benchmarks).
-NUMPY_STEP = True
 
 # per-token matrix precision: "fp32" keeps the model's dtype (exact); the others are opt-in, lossy
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -156,149 +141,17 @@ def decode_layers() -> Callable[..., torch.Tensor]:
         return decode_layers_eager
 
 
-def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
-    """F.layer_norm over the last axis (biased variance), in place on x (B, D)."""
-    d = x.shape[1]
-    if x.shape[0] == 1:  # the usual single row: scalar statistics, fewer calls
-        row = x[0]
-        row -= np.add.reduce(row) / d
-        row *= w * (1.0 / math.sqrt(float(np.dot(row, row)) / d + eps))
-        row += b
-        return x
-    x -= np.add.reduce(x, axis=1, keepdims=True) / d
-    var = np.einsum("bd,bd->b", x, x)[:, None] / d
-    x *= 1.0 / np.sqrt(var + eps)
-    x *= w
-    x += b
-    return x
+def step_weights(stack: TransformerStack, precision: str = "fp32") -> StepWeights:
+    """Every layer's tensors for the per-token steps, gathered on first use and kept with the model.
 
-
-def _after_attention(
-    att: np.ndarray, x: np.ndarray, w: list[np.ndarray], eps1: float, eps2: float
-) -> np.ndarray:
-    """The rest of a layer on (N, D) rows: output projection, residual + norm1, ReLU feed-forward,
-    residual + norm2. The small work between the products runs in the compiled kernels where they load."""
-    compiled = kernels.load()
-    out = att @ w[2]
-    if compiled is not None:
-        compiled.add_norm(out, w[3], x, w[8], w[9], eps1)
-        ff = out @ w[4]
-        compiled.bias_relu(ff, w[5])
-        y = ff @ w[6]
-        compiled.add_norm(y, w[7], out, w[10], w[11], eps2)
-        return y
-    out += w[3]
-    out += x
-    x = _layer_norm(out, w[8], w[9], eps1)
-    ff = x @ w[4]
-    ff += w[5]
-    np.maximum(ff, 0, out=ff)
-    out = ff @ w[6]
-    out += w[7]
-    out += x
-    return _layer_norm(out, w[10], w[11], eps2)
-
-
-def decode_layers_numpy(
-    x: np.ndarray,
-    k_all: np.ndarray,
-    v_all: np.ndarray,
-    pos: int,
-    heads: int,
-    weights: list[list[np.ndarray]],
-    eps: list[float],
-    key_ok: np.ndarray | None,
-) -> np.ndarray:
-    """:func:`decode_layers_eager` in numpy, float32: x (B, D) -> (B, D); arrays share memory with tensors.
-
-    k_all/v_all: (L, B, H, S_max, Dh) views of the cache, written at ``pos``. key_ok: (B, pos + 1) bool,
-    False for keys no query may see, or None. weights: ``StepWeights.arrays`` ((in, out) matrices).
+    The matrix copies cost a weight-sized buffer (half for bf16/fp16) and tens of ms to make; they are
+    remade only when a parameter changed since (another storage after ``.to()`` / ``load_state_dict`` into
+    new tensors, or an in-place update, which bumps the tensor's version counter). Two threads asking at
+    once may both build them; either result is the same.
     """
-    b, d = x.shape
-    dh = d // heads
-    scale = np.float32(float(dh) ** -0.5)
-    x = np.ascontiguousarray(x)
-    compiled = kernels.load()
-    if compiled is not None:  # attention over the cache in one compiled call per layer
-        ok = np.ascontiguousarray(key_ok) if key_ok is not None else np.ones((b, 0), np.bool_)
-        att = np.empty((b, d), np.float32)
-        for i, w in enumerate(weights):
-            qkv = x @ w[0]
-            compiled.attend(qkv, w[1], k_all, v_all, i, pos, scale, ok, att)
-            x = _after_attention(att, x, w, eps[2 * i], eps[2 * i + 1])
-        return x
-    hidden = key_ok is None or bool(key_ok.all())
-    for i, w in enumerate(weights):
-        qkv = x @ w[0]
-        qkv += w[1]
-        qkv = qkv.reshape(b, 3, heads, dh)
-        k_all[i, :, :, pos] = qkv[:, 1]
-        v_all[i, :, :, pos] = qkv[:, 2]
-        k = k_all[i, :, :, : pos + 1]  # (B, H, S, Dh); per head a contiguous block: BLAS reads it in place
-        v = v_all[i, :, :, : pos + 1]
-        scores = np.matmul(k, qkv[:, 0, :, :, None])[..., 0]  # (B, H, S)
-        scores *= scale
-        if not hidden:
-            scores[~np.broadcast_to(key_ok[:, None, :], scores.shape)] = -np.inf
-        scores -= scores.max(-1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(-1, keepdims=True)
-        att = np.matmul(scores[:, :, None, :], v).reshape(b, d)  # (B, H, 1, Dh) -> (B, D)
-        x = _after_attention(att, x, w, eps[2 * i], eps[2 * i + 1])
-    return x
-
-
-def prefill_layers_numpy(
-    x: np.ndarray,
-    k_all: torch.Tensor,
-    v_all: torch.Tensor,
-    pos: int,
-    heads: int,
-    weights: list[list[np.ndarray]],
-    eps: list[float],
-    mask: torch.Tensor | None,
-) -> np.ndarray:
-    """``TransformerStack.forward`` with a cache, for T new positions per row, float32 on CPU.
-
-    x (B, T, D) -> (B, T, D); keys/values are written into the cache tensors at ``pos`` .. ``pos + T - 1``.
-    mask: bool, broadcastable to (B, H, T, pos + T), True = may attend, or None. The products go through
-    numpy's BLAS like the per-token step's; attention is torch's fused kernel (about 1.5x numpy's four
-    calls), which the caller runs on one thread (``one_torch_thread``): torch's OpenMP threads and
-    OpenBLAS's spinning ones slowed each other by 30-40 % when a 2-thread torch prefill followed numpy
-    steps (2 cores).
-    """
-    b, t, d = x.shape
-    dh = d // heads
-    k_np, v_np = k_all.numpy(), v_all.numpy()
-    rows = x.reshape(b * t, d).copy()
-    for i, w in enumerate(weights):
-        qkv = rows @ w[0]
-        qkv += w[1]
-        qkv = qkv.reshape(b, t, 3, heads, dh)
-        k_np[i, :, :, pos : pos + t] = qkv[:, :, 1].transpose(0, 2, 1, 3)
-        v_np[i, :, :, pos : pos + t] = qkv[:, :, 2].transpose(0, 2, 1, 3)
-        q = torch.from_numpy(np.ascontiguousarray(qkv[:, :, 0].transpose(0, 2, 1, 3)))  # (B, H, T, Dh)
-        k, v = k_all[i, :, :, : pos + t], v_all[i, :, :, : pos + t]
-        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).numpy()  # (B, H, T, Dh)
-        rows = _after_attention(
-            att.transpose(0, 2, 1, 3).reshape(b * t, d), rows, w, eps[2 * i], eps[2 * i + 1]
-        )
-    return rows.reshape(b, t, d)
-
-
-@contextlib.contextmanager
-def one_torch_thread(device: torch.device) -> Iterator[None]:
-    """torch's intra-op threads set to 1 inside the block (CPU only), the process setting restored after.
-
-    The numpy paths give the cores to OpenBLAS; a torch op opening a 2-thread OpenMP region meanwhile
-    waits for a core that OpenBLAS's worker is spinning on.
-    """
-    n = torch.get_num_threads()
-    switch = device.type == "cpu" and n != 1
-    if switch:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if switch:
-            torch.set_num_threads(n)
+    key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in stack.parameters())
+    kept = stack.__dict__.setdefault("_step_weights", {})  # a plain attribute: not in state_dict
+    found = kept.get(precision)
+    if found is None or found[0] != key:
+        found = kept[precision] = (key, StepWeights.of(stack, precision))
+    return found[1]

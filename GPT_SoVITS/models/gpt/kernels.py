@@ -1,4 +1,4 @@
-"""Compiled (numba) pieces of the float32 CPU decoding step: the work between the matrix products.
+"""Compiled (numba) pieces of the numpy backend's step (``numpy_step``): the work between the products.
 
 Per layer and token the numpy step made ~40 small numpy calls around its four products (attention over
 the cache per head, bias, residual, layer norms, ReLU), ~1.5 us each plus the temporaries; these kernels do
@@ -7,7 +7,7 @@ the same math in four calls of three kernels. Measured on the full-size v2 model
 
 Compiled on first use and cached on disk (numba's ``cache=True``: beside this file, or in the user's cache
 folder where that is read-only). :func:`load` returns None where numba is missing or cannot compile, and
-the step falls back to plain numpy (the same math).
+the numpy backend runs without them (the same math in plain numpy).
 
 The loops unroll by 8 positions so that 8 dot products (or 8 value rows) are in flight at once; fastmath
 allows reassociation only (no finite-math assumption: masked scores are -inf).
@@ -147,10 +147,6 @@ def _bias_relu(y, bias):  # pragma: no cover - compiled
             y[r, i] = v if v > 0 else np.float32(0.0)
 
 
-# False: the step stays in plain numpy (tests compare the two; benchmarks A/B them)
-ENABLED = True
-
-
 @functools.cache
 def _compiled() -> SimpleNamespace | None:
     try:
@@ -180,5 +176,5 @@ def _warm_up(k: SimpleNamespace) -> None:
 
 
 def load() -> SimpleNamespace | None:
-    """The compiled kernels (attend, add_norm, bias_relu), or None: disabled, or numba unusable here."""
-    return _compiled() if ENABLED else None
+    """The compiled kernels (attend, add_norm, bias_relu), or None where numba is unusable here."""
+    return _compiled()

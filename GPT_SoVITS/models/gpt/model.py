@@ -5,8 +5,10 @@ Attribute names follow the official module so that ``state_dict()`` keys equal t
 ``h.layers.<i>.{self_attn.in_proj_weight, ..., linear1, linear2, norm1, norm2}``, ``ar_predict_layer``).
 
 The sequence fed to the transformer is ``[text (Nx) | semantic (Ny)]``: text positions see all text and no
-audio, audio positions see all text and the causal audio prefix. Decoding loops live in ``decode.py``,
-training losses in ``training.py``; this file holds the layers and the shared building blocks.
+audio, audio positions see all text and the causal audio prefix (``attention_mask``). This file holds the
+plain torch layers, the readable reference: training runs them (``training.py``), so does the prefill of
+the ``torch`` decoding backend. Decoding loops live in ``decode.py``; the fast per-token layers, one per
+backend, in ``fastpath.py`` (torch) and ``numpy_step.py`` (numpy + numba), chosen in ``backends.py``.
 """
 
 from __future__ import annotations
@@ -15,20 +17,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from GPT_SoVITS.models.gpt import fastpath
 from GPT_SoVITS.models.gpt.cache import KVCache
-from GPT_SoVITS.models.gpt.fastpath import (
-    StepWeights,
-    decode_layers,
-    decode_layers_numpy,
-    prefill_layers_numpy,
-)
-from GPT_SoVITS.models.gpt.training import build_training_input, train_loss, train_loss_dpo
 
 
 @dataclass(frozen=True)
@@ -183,86 +176,12 @@ class TransformerStack(nn.Module):
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: KVCache | None = None
     ) -> torch.Tensor:
-        """x (B, T, D); mask bool, True = may attend, broadcastable to (B, H, T, S). With a cache (the
-        inference prefill) a float32 CPU run goes through numpy, as the per-token step does."""
-        if cache is not None and self._numpy_ok(x):
-            weights = self.step_weights()
-            if weights.arrays is not None:
-                pos = cache.length
-                if pos + x.shape[1] > cache.max_len:
-                    raise RuntimeError(f"KV cache full: {pos + x.shape[1]} positions needed, {cache.max_len}")
-                with fastpath.one_torch_thread(x.device):
-                    out = prefill_layers_numpy(
-                        x.detach().numpy(),
-                        cache.k,
-                        cache.v,
-                        pos,
-                        weights.heads,
-                        weights.arrays,
-                        weights.eps,
-                        mask,
-                    )
-                cache.advance(x.shape[1])
-                return torch.from_numpy(out)
+        """x (B, T, D); mask bool, True = may attend, broadcastable to (B, H, T, S). With a cache the T new
+        positions are appended to it (S = cache.length + T) and attend to everything cached before."""
         for i, layer in enumerate(self.layers):
             x = layer(x, mask, cache, i)
         if cache is not None:
             cache.advance(x.shape[1])
-        return x
-
-    def _numpy_ok(self, x: torch.Tensor) -> bool:
-        """The numpy fast path applies: inference (no grad, eval) on a float32 CPU tensor."""
-        return (
-            fastpath.NUMPY_STEP
-            and not self.training
-            and not torch.is_grad_enabled()
-            and x.device.type == "cpu"
-            and x.dtype == torch.float32
-        )
-
-    def step_weights(self, precision: str = "fp32") -> StepWeights:
-        """Every layer's tensors for :meth:`forward_one`, gathered on first use and kept with the model.
-
-        The matrix copies cost a weight-sized buffer (half for bf16/fp16) and tens of ms to make; they are
-        remade only when a parameter changed since (another storage after ``.to()`` / ``load_state_dict``
-        into new tensors, or an in-place update, which bumps the tensor's version counter).
-        """
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters())
-        kept = self.__dict__.setdefault("_step_weights", {})  # a plain attribute: not in state_dict
-        if precision not in kept or kept[precision][0] != key:
-            kept[precision] = (key, StepWeights.of(self, precision))
-        return kept[precision][1]
-
-    def forward_one(
-        self,
-        x: torch.Tensor,
-        cache: KVCache,
-        weights: StepWeights | None = None,
-        key_ok: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Inference for one new position per row: x (B, D) -> (B, D), the same math as :meth:`forward`.
-
-        The decoding hot path (``fastpath``): numpy for a float32 model on CPU (``fastpath.NUMPY_STEP``),
-        TorchScript otherwise; keys and values written straight into the cache. key_ok: (B, >=
-        cache.length + 1) bool, False for keys no query may see (left padding).
-        """
-        weights = weights if weights is not None else self.step_weights()
-        pos = cache.length
-        if pos >= cache.max_len:
-            raise RuntimeError(f"KV cache full: {cache.max_len} positions allocated")
-        if weights.arrays is not None and self._numpy_ok(x):
-            ok = None if key_ok is None else key_ok[:, : pos + 1].detach().numpy()
-            k, v = cache.k.detach().numpy(), cache.v.detach().numpy()
-            out = decode_layers_numpy(
-                x.detach().float().numpy(), k, v, pos, weights.heads, weights.arrays, weights.eps, ok
-            )
-            x = torch.from_numpy(out).to(x.dtype)
-        else:
-            mask = None if key_ok is None else key_ok[:, None, None, : pos + 1]
-            x = decode_layers()(
-                x, cache.k, cache.v, pos, weights.heads, weights.tensors, weights.eps, mask, weights.lowp
-            )
-        cache.advance(1)
         return x
 
 
@@ -298,56 +217,6 @@ class Text2SemanticDecoder(nn.Module):
         """(..., D) -> (..., vocab_size) float32: sampling and losses stay in float32 for fp16/bf16 models."""
         return self.ar_predict_layer(hidden).float()
 
-    def step_logits(
-        self,
-        token: torch.Tensor,
-        position: int,
-        cache: KVCache,
-        weights: StepWeights,
-        key_ok: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """One decoding step: tokens (B, 1) at audio position ``position`` -> the next logits (B, V).
-
-        ``embed_audio`` -> ``h.forward_one`` -> ``logits``; where the step runs in numpy (float32 on CPU)
-        the embedding row and the output product do too (a row gather and one 2-thread product instead of
-        ~10 torch ops and a one-thread MKL product).
-        """
-        head = self._numpy_head() if weights.arrays is not None else None
-        if head is None or not self.h._numpy_ok(self.ar_predict_layer.weight):
-            emb = self.embed_audio(token, start=position)[:, 0]  # (B, E)
-            return self.logits(self.h.forward_one(emb, cache, weights, key_ok))
-        table, pe, alpha, proj = head
-        if position >= pe.shape[0]:
-            raise ValueError(
-                f"sequence position {position + 1} exceeds the {pe.shape[0]}-row positional table"
-            )
-        x = table[token.numpy()[:, 0]]
-        x += alpha * pe[position]  # official order: x + alpha * pe (dropout is the identity in eval)
-        hidden = self.h.forward_one(torch.from_numpy(x), cache, weights, key_ok)
-        return torch.from_numpy(hidden.numpy() @ proj)
-
-    def _numpy_head(self) -> tuple[np.ndarray, np.ndarray, np.float32, np.ndarray] | None:
-        """(audio embedding table, positional table, alpha, output matrix (in, out) copy) as float32 numpy
-        arrays for the numpy step, made on first use and remade when a parameter changed; None unless the
-        model is float32 on CPU."""
-        w = self.ar_predict_layer.weight
-        if w.dtype != torch.float32 or w.device.type != "cpu":
-            return None
-        table = self.ar_audio_embedding.word_embeddings.weight
-        alpha = self.ar_audio_position.alpha
-        key = tuple((t.data_ptr(), t._version) for t in (w, table, alpha))
-        kept = self.__dict__.get("_head_arrays")
-        if kept is None or kept[0] != key:
-            with torch.no_grad():
-                arrays = (
-                    table.detach().numpy(),
-                    self.ar_audio_position.pe.numpy(),
-                    np.float32(alpha.detach().item()),
-                    w.detach().t().contiguous().numpy(),
-                )
-            kept = self.__dict__["_head_arrays"] = (key, arrays)
-        return kept[1]
-
     def new_cache(self, batch: int, max_len: int, device: torch.device | None = None) -> KVCache:
         """A preallocated key/value cache for ``max_len`` positions (text + prompt + generated)."""
         p = self.ar_predict_layer.weight
@@ -362,40 +231,15 @@ class Text2SemanticDecoder(nn.Module):
             device or p.device,
         )
 
-    def forward_logits(
-        self,
-        x: torch.Tensor,
-        x_lens: torch.Tensor,
-        y: torch.Tensor,
-        y_lens: torch.Tensor,
-        bert_feature: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced logits for every position, as the official training input builder.
 
-        Returns (logits (B, Nx + Ny, V), targets (B, Ny)); row Nx + j predicts targets[:, j].
-        """
-        xy, mask, targets = build_training_input(self, x, x_lens, y, y_lens, bert_feature)
-        return self.logits(self.h(xy, mask)), targets
+def attention_mask(nx: int, ny: int, device: torch.device | None = None) -> torch.Tensor:
+    """(Nx+Ny, Nx+Ny) bool, True = may attend: text sees all text, audio sees text + causal audio."""
+    allowed = torch.ones(nx + ny, nx + ny, dtype=torch.bool, device=device)
+    allowed[:nx, nx:] = False
+    allowed[nx:, nx:] = torch.ones(ny, ny, dtype=torch.bool, device=device).tril()
+    return allowed
 
-    def forward_train(
-        self,
-        x: torch.Tensor,
-        x_lens: torch.Tensor,
-        y: torch.Tensor,
-        y_lens: torch.Tensor,
-        bert_feature: torch.Tensor,
-    ) -> tuple[torch.Tensor, float]:
-        """Official training step (``forward_old``): summed cross entropy with EOS targets, top-3 accuracy."""
-        return train_loss(self, x, x_lens, y, y_lens, bert_feature)
 
-    def forward_train_dpo(
-        self,
-        x: torch.Tensor,
-        x_lens: torch.Tensor,
-        y: torch.Tensor,
-        y_lens: torch.Tensor,
-        bert_feature: torch.Tensor,
-        generator: torch.Generator | None = None,
-    ) -> tuple[torch.Tensor, float]:
-        """Official DPO training step (``forward``): cross entropy + a reference-free DPO term."""
-        return train_loss_dpo(self, x, x_lens, y, y_lens, bert_feature, generator)
+def pad_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """(B,) lengths -> (B, max_len) bool, True at padding (right padding)."""
+    return torch.arange(max_len, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)

@@ -14,7 +14,11 @@ import torch
 
 @dataclass(frozen=True)
 class SamplingOptions:
-    """Decoding knobs with the official defaults of ``infer_panel``."""
+    """How a token is drawn from the logits, with the official defaults of ``infer_panel``.
+
+    One value travels from the request (``TTSRequest.sampling``) through the decoding loops to
+    :func:`sample`; the random generator travels beside it (it is state, not an option).
+    """
 
     top_k: int = -100  # keep the k best tokens; <= 0 disables (the official default -100 would crash)
     top_p: float = 100.0  # nucleus threshold; >= 1 disables
@@ -82,14 +86,3 @@ def sample(
 ) -> torch.Tensor:
     """Official ``sample``: (B, V) logits (penalised in place) -> (B, 1) long token ids."""
     return draw(logits_to_probs(logits, previous, options), generator)
-
-
-def legacy_sample(
-    logits: torch.Tensor, top_k: int, temperature: float, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Official ``topk_sampling`` (old ``infer``): temperature, top-k, ``torch.multinomial`` -> (B, 1)."""
-    if temperature != 1.0:
-        logits = logits / temperature
-    if top_k > 0:
-        logits = top_k_filter(logits, max(top_k, 1))
-    return torch.multinomial(logits.softmax(-1), num_samples=1, generator=generator)

@@ -7,20 +7,12 @@ summed cross entropy also trains "EOS after the end"; accuracy is top-3 over non
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:
-    from GPT_SoVITS.models.gpt.model import Text2SemanticDecoder
+from GPT_SoVITS.models.gpt.model import Text2SemanticDecoder, attention_mask, pad_mask
 
 DPO_BETA = 0.2  # official dpo_loss(..., beta=0.2, reference_free=True)
-
-
-def pad_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
-    """(B,) lengths -> (B, max_len) bool, True at padding (right padding)."""
-    return torch.arange(max_len, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)
 
 
 def build_training_input(
@@ -45,12 +37,20 @@ def build_training_input(
     return xy, mask.unsqueeze(1), targets
 
 
-def attention_mask(nx: int, ny: int, device: torch.device | None = None) -> torch.Tensor:
-    """(Nx+Ny, Nx+Ny) bool, True = may attend: text sees all text, audio sees text + causal audio."""
-    allowed = torch.ones(nx + ny, nx + ny, dtype=torch.bool, device=device)
-    allowed[:nx, nx:] = False
-    allowed[nx:, nx:] = torch.ones(ny, ny, dtype=torch.bool, device=device).tril()
-    return allowed
+def teacher_forced_logits(
+    model: Text2SemanticDecoder,
+    x: torch.Tensor,
+    x_lens: torch.Tensor,
+    y: torch.Tensor,
+    y_lens: torch.Tensor,
+    bert_feature: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher-forced logits for every position, as the official training input builder.
+
+    Returns (logits (B, Nx + Ny, V), targets (B, Ny)); row Nx + j predicts targets[:, j].
+    """
+    xy, mask, targets = build_training_input(model, x, x_lens, y, y_lens, bert_feature)
+    return model.logits(model.h(xy, mask)), targets
 
 
 def top3_accuracy(logits: torch.Tensor, targets: torch.Tensor, ignore: int) -> float:

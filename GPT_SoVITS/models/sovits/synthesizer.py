@@ -150,60 +150,35 @@ class SynthesizerTrn(nn.Module):
         sv_emb: torch.Tensor | Sequence[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """codes [n_q, B, T] long, text [B, N] long, refer [B, 1025, F] or a list of them (their style
-        vectors are averaged) -> wav [B, 1, frames * hop]; see ``decode_steps`` for the arguments.
-        sv_emb: v2Pro/v2ProPlus only, the SV embedding of each reference (a list parallel to refer)."""
-        return self.decode_steps(codes, text, refer, noise_scale, speed, noise, sv_emb)["wav"]
-
-    @torch.no_grad()
-    def decode_steps(
-        self,
-        codes: torch.Tensor,
-        text: torch.Tensor,
-        refer: torch.Tensor | Sequence[torch.Tensor] | None,
-        noise_scale: float = 0.5,
-        speed: float = 1.0,
-        noise: torch.Tensor | None = None,
-        sv_emb: torch.Tensor | Sequence[torch.Tensor] | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """``decode`` returning every intermediate (names as in the parity goldens).
+        vectors are averaged) -> wav [B, 1, frames * hop].
+        sv_emb: v2Pro/v2ProPlus only, the SV embedding of each reference (a list parallel to refer).
 
         speed: > 1 faster; frames become int(2T / speed) + 1 (pass a Python float, i.e. float64).
         noise: replaces the Gaussian draw ``randn_like(m_p)`` (seeded or recorded noise), [B, inter, T'].
+        (``GPT_SoVITS.parity.hooks.sovits_decode_steps`` runs the same steps and keeps the intermediates.)
         """
-        out: dict[str, torch.Tensor] = {}
         if refer is None:
             ge = None
         elif isinstance(refer, torch.Tensor):
-            sv = sv_emb[0] if isinstance(sv_emb, (list, tuple)) else sv_emb
-            ge = self.style(refer, sv=sv)
-            out["ge_per_ref"] = ge.unsqueeze(0)
+            ge = self.style(refer, sv=sv_emb[0] if isinstance(sv_emb, (list, tuple)) else sv_emb)
         else:
             svs = list(sv_emb) if sv_emb is not None else [None] * len(refer)
             if len(svs) != len(refer):
                 raise ValueError(f"{len(refer)} references but {len(svs)} SV embeddings")
-            ges = torch.stack([self.style(r, sv=v) for r, v in zip(refer, svs, strict=True)], 0)
-            out["ge_per_ref"] = ges
-            ge = ges.mean(0)
+            ge = torch.stack([self.style(r, sv=v) for r, v in zip(refer, svs, strict=True)], 0).mean(0)
         y_lengths = torch.tensor([codes.size(2) * 2], dtype=torch.long, device=codes.device)
         text_lengths = torch.tensor([text.size(-1)], dtype=torch.long, device=text.device)
         quantized = self._upsample_codes(self.quantizer.decode(codes))
-        out["enc_p_in_quantized_upsampled"] = quantized
-        x, m_p, logs_p, y_mask = self.enc_p(
+        _x, m_p, logs_p, y_mask = self.enc_p(
             quantized, y_lengths, text, text_lengths, self.text_style(ge), speed
         )
-        out.update(enc_p_out_x=x, enc_p_out_m_p=m_p, enc_p_out_logs_p=logs_p, enc_p_out_y_mask=y_mask)
         if noise is None:
             noise = torch.randn_like(m_p)
         elif noise.shape != m_p.shape:
             raise ValueError(f"noise shape {list(noise.shape)} != prior shape {list(m_p.shape)}")
         z_p = m_p + noise.to(m_p) * torch.exp(logs_p) * noise_scale
         z = self.flow(z_p, y_mask, g=ge, reverse=True)
-        dec_in = z * y_mask
-        out.update(flow_in_z_p=z_p, flow_out_z=z, dec_in=dec_in)
-        if ge is not None:
-            out["dec_g"] = ge
-        out["wav"] = self.dec(dec_in, g=ge)
-        return out
+        return self.dec(z * y_mask, g=ge)
 
     @torch.no_grad()
     def infer(
