@@ -26,6 +26,7 @@ import httpx
 from GPT_SoVITS import paths, pretrained
 from GPT_SoVITS.progress import ProgressLog
 from GPT_SoVITS.stage import StageError, StageFailure, stage_main, stage_parser
+from GPT_SoVITS.versions import DEFAULT_VERSION, version_names
 
 HUBS = {
     "huggingface": ("hf", "https://huggingface.co"),
@@ -211,7 +212,12 @@ def extract(archive: Path, dest: Path, wanted: list[str]) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = stage_parser("GPT_SoVITS.download", __doc__)
-    p.add_argument("--version", choices=sorted(pretrained.VERSIONS), default="v2", help="model version (v2)")
+    p.add_argument(
+        "--version",
+        choices=version_names(),
+        default=DEFAULT_VERSION.value,
+        help=f"model version ({DEFAULT_VERSION.value})",
+    )
     p.add_argument("--hub", default="huggingface", help=f"{', '.join(HUBS)} or an HF-compatible mirror URL")
     p.add_argument("--repo", default=None, help="repository id (default: the official one of the hub)")
     p.add_argument("--dest", type=Path, default=paths.PRETRAINED_DIR, help="pretrained models folder")

@@ -79,6 +79,30 @@ def add_device_args(p: argparse.ArgumentParser, precision: str | None = "fp32", 
         p.add_argument("--precision", default=precision, choices=choices, help=f"model precision{hint}")
 
 
+def add_decoding_args(p: argparse.ArgumentParser) -> None:
+    """``--gpt-backend`` and ``--threads``: how the GPT decodes, chosen once for the process (CLI, API)."""
+    p.add_argument(
+        "--gpt-backend",
+        default="auto",
+        choices=("auto", "torch", "numpy"),
+        help="how the GPT decodes: numpy (float32 on CPU, numba kernels where available), torch "
+        "(any device); auto picks numpy for fp32 on CPU",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads for the whole process, set once at start (default: torch's); 1 suits "
+        "the opt-in --precision fp16 GPT step on a busy CPU",
+    )
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's CPU threads once for the process (decoding never changes them afterwards)."""
+    if getattr(args, "threads", None) is not None:
+        torch.set_num_threads(max(1, args.threads))
+
+
 def resolve_device_args(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]:
     """The device and dtype the ``--device``/``--precision`` flags ask for (DeviceError names the flag)."""
     from GPT_SoVITS.devices import resolve

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.paths import DEFAULT_BERT_DIR, DEFAULT_HUBERT_DIR, OUTPUT_DIR
+from GPT_SoVITS.stage import add_decoding_args, apply_threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hubert", type=Path, default=DEFAULT_HUBERT_DIR, help="chinese-hubert-base folder")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="model precision")
+    add_decoding_args(p)
     p.add_argument(
         "--allowed-roots",
         type=Path,
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from GPT_SoVITS.api.server import ServerState
     from GPT_SoVITS.inference.engine import TTSEngine
 
+    apply_threads(args)  # once per process, before any worker decodes
     try:
         engine = TTSEngine(
             args.gpt,
@@ -89,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             args.hubert,
             device=args.device,
             precision=args.precision,
+            gpt_backend=args.gpt_backend,
         )
     except (UserError, OSError) as e:  # anything else is a bug: its traceback is the report
         print(f"error: {e}", file=sys.stderr)

@@ -24,6 +24,7 @@ from GPT_SoVITS.inference.request import (
     request_fields,
 )
 from GPT_SoVITS.paths import DEFAULT_BERT_DIR, DEFAULT_HUBERT_DIR, OUTPUT_DIR
+from GPT_SoVITS.stage import add_decoding_args, apply_threads
 
 HELP = {
     "aux_ref_audio_paths": "extra reference clips whose timbre is averaged with the main one",
@@ -56,20 +57,7 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     """Where and how the models run: chosen once for the process."""
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="model precision")
-    p.add_argument(
-        "--gpt-backend",
-        default="auto",
-        choices=("auto", "torch", "numpy"),
-        help="how the GPT decodes: numpy (float32 on CPU, numba kernels where available), torch "
-        "(any device); auto picks numpy for fp32 on CPU",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads for the whole run, set once (default: torch's); 1 suits the opt-in "
-        "--precision fp16 GPT step on a busy CPU",
-    )
+    add_decoding_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,12 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    import torch
-
     from GPT_SoVITS.inference.engine import TTSEngine
 
-    if args.threads is not None:
-        torch.set_num_threads(max(1, args.threads))  # once per process: decoding never changes it
+    apply_threads(args)  # once per process: decoding never changes it
     try:
         engine = TTSEngine(
             args.gpt,

@@ -127,3 +127,23 @@ def test_a_stage_cli_bug_in_a_subprocess_exits_1(tmp_path: Path) -> None:
     assert "ZeroDivisionError: a bug" in r.stderr and "Traceback" in r.stderr
     assert not any(e["event"] == "skip" for e in read_progress(tmp_path / "out"))
     assert read_progress(tmp_path / "out")[-1]["ok"] is False
+
+
+def test_decoding_flags_set_threads_once_for_the_process() -> None:
+    import argparse
+
+    import torch
+
+    from GPT_SoVITS.stage import add_decoding_args, apply_threads
+
+    p = argparse.ArgumentParser()
+    add_decoding_args(p)
+    assert p.parse_args([]).gpt_backend == "auto" and p.parse_args([]).threads is None
+    before = torch.get_num_threads()
+    try:
+        apply_threads(p.parse_args(["--threads", "1", "--gpt-backend", "numpy"]))
+        assert torch.get_num_threads() == 1
+        apply_threads(p.parse_args([]))  # no flag: torch's setting is left alone
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
