@@ -100,6 +100,8 @@ def add_decoding_args(p: argparse.ArgumentParser) -> None:
 def apply_threads(args: argparse.Namespace) -> None:
     """Set torch's CPU threads once for the process (decoding never changes them afterwards)."""
     if getattr(args, "threads", None) is not None:
+        import torch
+
         torch.set_num_threads(max(1, args.threads))
 
 
