@@ -56,7 +56,7 @@ def test_released_file_found_by_md5(tmp_path: Path, next_golden_dir: Path, monke
     shutil.copyfile(base, copy)
     table = dict(versions.RELEASED_SOVITS_MD5)
     table[md5_prefix(copy)] = ("v2", ModelVersion.V4, False)
-    monkeypatch.setattr("GPT_SoVITS.checkpoints.RELEASED_SOVITS_MD5", table)
+    monkeypatch.setattr("GPT_SoVITS.detection.RELEASED_SOVITS_MD5", table)
     found = sniff_sovits_version(copy)
     assert (found.as_official(), found.rule) == (["v2", "v4", False], "md5")
 

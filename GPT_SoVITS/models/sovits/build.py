@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from GPT_SoVITS.checkpoints import SOVITS_EMBEDDING_KEY, Checkpoint, CheckpointError, load_sovits
+from GPT_SoVITS.detection import SV_EMB_KEY
 from GPT_SoVITS.models.sovits.synthesizer import SynthesizerTrn
 from GPT_SoVITS.versions import (
     V1_SYMBOL_COUNT,
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 # The official training default (s2.json train.segment_size, in samples) when a config has no train section.
 DEFAULT_SEGMENT_SAMPLES = 20480
 SUPPORTED_VERSIONS = (ModelVersion.V1, ModelVersion.V2, ModelVersion.V2PRO, ModelVersion.V2PROPLUS)
-SV_EMB_KEY = "sv_emb.weight"
 
 
 def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
