@@ -50,7 +50,8 @@ class Frontend:
         return self.many([text], lang)[0]
 
     def many(self, texts: Sequence[str], lang: str) -> list[Phonemes]:
-        from GPT_SoVITS.text.frontend import FrontendError, phones_and_bert_many
+        from GPT_SoVITS.text.frontend import FrontendError
+        from GPT_SoVITS.text.phones_bert import phones_and_bert_many
 
         out = []
         results = phones_and_bert_many(list(texts), lang, self.version, self.bert)

@@ -1,7 +1,7 @@
 """Text frontend: text -> normalised text -> phonemes -> symbol ids, plus BERT features (get_phones_and_bert).
 
     text_to_phones("我有3.5个苹果", "zh", "v2") -> (phones, word2ph, norm_text)
-    phones_and_bert("Hello 世界", "auto", "v2", bert=None) -> (ids, bert [1024, N], norm_text)
+    (phones_bert.phones_and_bert("Hello 世界", "auto", "v2", bert=None) -> (ids, bert [1024, N], norm_text))
 
 ``language`` is one of zh, en, ja, ko, yue (ko and yue need the v2 symbol table); a ``mode`` is one of the
 official UI choices (see ``langsplit.MODES``). Overrides ``{word|reading}`` and user dictionaries are
@@ -25,9 +25,6 @@ from GPT_SoVITS.text.overrides import Override, Token, apply_user_dict, parse_ov
 from GPT_SoVITS.text.symbols import ARPA_SYMBOLS, symbol_to_id, symbol_version, symbols
 
 if TYPE_CHECKING:
-    import torch
-
-    from GPT_SoVITS.features.bert import BertFeatureExtractor
     from GPT_SoVITS.text.ja import Engine
 
 log = logging.getLogger(__name__)
@@ -345,7 +342,7 @@ def _analyze_text(
     return results
 
 
-def _with_short_text_rule(
+def with_short_text_rule(
     text: str, mode: str, version: str, user_dict, options: ReadingOptions | None = None
 ) -> list[FrontendResult]:
     results = _analyze_text(text, mode, version, user_dict, options)
@@ -375,74 +372,5 @@ def preview(
             "backend": r.backend,
             "notes": r.notes,
         }
-        for r in _with_short_text_rule(text, mode, version, user_dict, options)
+        for r in with_short_text_rule(text, mode, version, user_dict, options)
     ]
-
-
-def phones_and_bert(
-    text: str,
-    mode: str,
-    version: str = "v2",
-    bert: BertFeatureExtractor | None = None,
-    user_dict: dict[str, str] | None = None,
-    options: ReadingOptions | None = None,
-) -> tuple[list[int], torch.Tensor, str]:
-    """(ids, bert [1024, N] float32, norm_text) as the official get_phones_and_bert.
-
-    Chinese runs get BERT features when an extractor is given; every other run (and Chinese without an
-    extractor) gets zeros, as the official code does for non-Chinese text.
-    """
-    result = phones_and_bert_many([text], mode, version, bert, user_dict, options)[0]
-    if isinstance(result, FrontendError):
-        raise result
-    return result
-
-
-def phones_and_bert_many(
-    texts: list[str],
-    mode: str,
-    version: str = "v2",
-    bert: BertFeatureExtractor | None = None,
-    user_dict: dict[str, str] | None = None,
-    options: ReadingOptions | None = None,
-) -> list[tuple[list[int], torch.Tensor, str] | FrontendError]:
-    """``phones_and_bert`` of each text, with one batched BERT pass for all of their Chinese runs.
-
-    A text with nothing to speak gives its FrontendError in its place instead of raising.
-    """
-    import torch
-
-    analysed: list[list[FrontendResult] | FrontendError] = []
-    for text in texts:
-        try:
-            analysed.append(_with_short_text_rule(text, mode, version, user_dict, options))
-        except FrontendError as e:
-            analysed.append(e)
-    wanted = [
-        (r.norm_text, r.word2ph)
-        for runs in analysed
-        if not isinstance(runs, FrontendError)
-        for r in runs
-        if r.language == "zh" and bert is not None and r.word2ph is not None
-    ]
-    features = iter(bert.features_many(wanted) if wanted and bert is not None else [])
-    out: list[tuple[list[int], torch.Tensor, str] | FrontendError] = []
-    for text, runs in zip(texts, analysed, strict=True):
-        if isinstance(runs, FrontendError):
-            out.append(runs)
-            continue
-        ids: list[int] = []
-        parts: list[torch.Tensor] = []
-        for r in runs:
-            ids += phones_to_ids(r.phones, version)
-            if r.language == "zh" and bert is not None and r.word2ph is not None:
-                parts.append(next(features).float().cpu())
-            else:
-                parts.append(torch.zeros(BERT_DIM, len(r.phones), dtype=torch.float32))
-        if not ids:
-            out.append(
-                FrontendError(f"nothing to speak in {text[:50]!r} (no letters or characters the models read)")
-            )
-            continue
-        out.append((ids, torch.cat(parts, dim=1), "".join(r.norm_text for r in runs)))
-    return out

@@ -99,7 +99,7 @@ def test_a_model_folder_of_another_kind_is_a_clear_error(tmp_path):
 
 
 def test_phones_and_bert_uses_bert_for_chinese_and_zeros_for_english(tiny_bert):
-    from GPT_SoVITS.text.frontend import phones_and_bert
+    from GPT_SoVITS.text.phones_bert import phones_and_bert
 
     bert = BertFeatureExtractor(tiny_bert)
     ids, feats, norm = phones_and_bert("你好世界, hello world.", "zh", "v2", bert=bert)

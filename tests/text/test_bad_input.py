@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from GPT_SoVITS.text.frontend import FrontendError, phones_and_bert, text_to_phones
+from GPT_SoVITS.text.frontend import FrontendError, text_to_phones
 from GPT_SoVITS.text.langsplit import LanguageError
+from GPT_SoVITS.text.phones_bert import phones_and_bert
 
 LANGS = ("zh", "en", "ja", "ko", "yue")
 
