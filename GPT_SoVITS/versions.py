@@ -87,6 +87,7 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             sv_input_dim=20480,
             sv_model=SV_MODEL_FILE,
             pretrained_sovits="v2Pro/s2Gv2Pro.pth",
+            trains=True,
         ),
         VersionSpec(
             ModelVersion.V2PROPLUS,
@@ -98,6 +99,7 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             sv_input_dim=20480,
             sv_model=SV_MODEL_FILE,
             pretrained_sovits="v2Pro/s2Gv2ProPlus.pth",
+            trains=True,
         ),
     )
 }

@@ -34,11 +34,13 @@ from GPT_SoVITS.train.sovits_step import (
     all_finite,
     build_nets,
     load_pretrained,
+    pretrained_sv_width,
     restore_state,
     set_epoch_lr,
     train_step,
     training_state,
 )
+from GPT_SoVITS.versions import spec
 
 log = logging.getLogger(__name__)
 STAGE = "train.sovits"
@@ -86,9 +88,13 @@ def sample(
     ssl, spec, _ = ds.load(item.name)
     codes = g.extract_latent(ssl.to(device)).transpose(0, 1)  # (n_q, 1, T)
     text = torch.tensor([item.phone_ids], dtype=torch.long, device=device)
+    sv = None
+    if ds.with_sv:  # v2Pro/v2ProPlus: the clip's own SV embedding [1, D]
+        sv = [torch.load(ds.sv_path(item.name), map_location="cpu", weights_only=True).reshape(1, -1)]
+        sv = [s.float().to(device) for s in sv]
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)  # the same noise at every save, so samples differ only by the weights
-        wav = g.decode(codes, text, spec[None].to(device), noise_scale=0.5)
+        wav = g.decode(codes, text, [spec[None].to(device)], noise_scale=0.5, sv_emb=sv)
     g.train(was_training)
     out = exp.root / "samples" / f"sovits_e{epoch}_s{step}.wav"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -116,8 +122,12 @@ class SoVITSTraining(TrainingRun):
         names = sorted(
             (set(exp.read_text()) & exp.hubert_names() & exp.wav_names()) - set(self.report.dropped)
         )
-        ds = SoVITSDataset(exp, names, cli.phone_mapper(args.version), cfg.data, args.min_epoch_items)
-        self.nets = build_nets(cfg, self.ctx.device)
+        with_sv = spec(args.version).has_sv_embedding  # v2Pro/v2ProPlus: 7-sv_cn embeddings (prepare.sv)
+        ds = SoVITSDataset(
+            exp, names, cli.phone_mapper(args.version), cfg.data, args.min_epoch_items, with_sv=with_sv
+        )
+        sv_width = pretrained_sv_width(args.pretrained_g) if with_sv else None
+        self.nets = build_nets(cfg, self.ctx.device, sv_input_dim=sv_width)
         self.lr = cfg.train.learning_rate
         self.setup_data(ds, list(SOVITS_BOUNDARIES), collate_sovits, cfg.train.batch_size, cfg.train.seed)
 
