@@ -47,6 +47,7 @@ class VersionSpec:
     sv_input_dim: int = 0  # v2Pro/v2ProPlus: width of the SV embedding ``sv_emb`` takes (20480, hard-wired)
     sv_model: str | None = None  # SV model file under pretrained_models/ the version needs at inference
     pretrained_sovits: str | None = None  # official pretrained SoVITS generator under pretrained_models/
+    sovits_epochs: int | None = None  # train.sovits default epochs (v3/v4 LoRA: 2); None: the config's
 
 
 # The speaker-verification model of v2Pro/v2ProPlus (ERes2NetV2, w24 s4 e4), relative to pretrained_models/.
@@ -66,6 +67,8 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             True,
             MelSettings(1024, 256, 1024, 100, 24000),
             prepares=False,
+            trains=True,  # LoRA on the CFM (train.sovits --lora-rank); the GPT is the v2 one
+            sovits_epochs=2,
         ),
         VersionSpec(
             ModelVersion.V4,
@@ -76,6 +79,8 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             True,
             MelSettings(1280, 320, 1280, 100, 32000),
             prepares=False,
+            trains=True,  # LoRA on the CFM (train.sovits --lora-rank); the GPT is the v2 one
+            sovits_epochs=2,
         ),
         VersionSpec(
             ModelVersion.V2PRO,

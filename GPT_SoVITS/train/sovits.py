@@ -24,11 +24,13 @@ from GPT_SoVITS.config.sovits import SoVITSConfig
 from GPT_SoVITS.data.experiment import Experiment
 from GPT_SoVITS.data.sovits_dataset import SOVITS_BOUNDARIES, SoVITSDataset, collate_sovits
 from GPT_SoVITS.data.validate import require_consistent
+from GPT_SoVITS.models.v3v4.lora import LORA_RANKS
 from GPT_SoVITS.progress import ProgressLog
 from GPT_SoVITS.stage import require_file
 from GPT_SoVITS.train import cli
 from GPT_SoVITS.train.common import Metrics, seed_everything, wrap_ddp
 from GPT_SoVITS.train.loop import TrainingRun
+from GPT_SoVITS.train.lora import DEFAULT_LORA_RANK, LoRATraining
 from GPT_SoVITS.train.sovits_step import (
     SoVITSNets,
     all_finite,
@@ -185,11 +187,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, help="s2 JSON config (default: pretrained G's, or s2.json)"
     )
     p.add_argument("--text-low-lr-rate", type=float, default=None, help="lr factor of the text encoder (0.4)")
+    p.add_argument(
+        "--lora-rank",
+        type=int,
+        default=DEFAULT_LORA_RANK,
+        choices=LORA_RANKS,
+        help="v3/v4: LoRA rank on the CFM's DiT attention (the base is --pretrained-g)",
+    )
     return p
 
 
+def training(args: argparse.Namespace, progress: ProgressLog | None) -> TrainingRun:
+    """v3/v4 fine-tune LoRA on their CFM (train.lora); the other versions train the whole SoVITS."""
+    if spec(args.version).uses_cfm:
+        return LoRATraining(args, progress)
+    return SoVITSTraining(args, progress)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return cli.train_main(STAGE, build_parser(), SoVITSTraining, argv)
+    return cli.train_main(STAGE, build_parser(), training, argv)
 
 
 if __name__ == "__main__":
