@@ -21,12 +21,12 @@ import torch
 
 from GPT_SoVITS import paths
 from GPT_SoVITS.config.sovits import SoVITSConfig
-from GPT_SoVITS.data.experiment import Experiment
+from GPT_SoVITS.data.experiment import Experiment, ExperimentError
 from GPT_SoVITS.data.sovits_dataset import SOVITS_BOUNDARIES, SoVITSDataset, collate_sovits
 from GPT_SoVITS.data.validate import require_consistent
 from GPT_SoVITS.models.v3v4.lora import LORA_RANKS
 from GPT_SoVITS.progress import ProgressLog
-from GPT_SoVITS.stage import require_file
+from GPT_SoVITS.stage import StageError, require_file
 from GPT_SoVITS.train import cli
 from GPT_SoVITS.train.common import Metrics, seed_everything, wrap_ddp
 from GPT_SoVITS.train.loop import TrainingRun
@@ -105,6 +105,20 @@ def sample(
     return out
 
 
+def check_sv_embeddings(ds: SoVITSDataset, width: int | None, pretrained: Path | None, version: str) -> None:
+    """The 7-sv_cn embeddings must have the width the generator's ``sv_emb`` takes (an SV model of another
+    size made them otherwise): an ExperimentError naming both files."""
+    first = ds.sv_path(ds.items[0].name)
+    size = torch.load(first, map_location="cpu", weights_only=True).numel()
+    expected = width if width is not None else spec(version).sv_input_dim
+    if size != expected:
+        source = f"{pretrained} takes" if pretrained is not None else "the model takes"
+        raise ExperimentError(
+            f"{first}: {size}-d SV embedding but {source} {expected}-d ones; rerun prepare.sv with the SV "
+            "model of this pretrained generator"
+        )
+
+
 class SoVITSTraining(TrainingRun):
     """The SoVITS generator/discriminator pair plugged into the shared training loop."""
 
@@ -125,10 +139,16 @@ class SoVITSTraining(TrainingRun):
             (set(exp.read_text()) & exp.hubert_names() & exp.wav_names()) - set(self.report.dropped)
         )
         with_sv = spec(args.version).has_sv_embedding  # v2Pro/v2ProPlus: 7-sv_cn embeddings (prepare.sv)
+        if with_sv and not any((exp.root / paths.SV_DIR / f"{n}.pt").is_file() for n in names):
+            raise ExperimentError(
+                f"{exp.root / paths.SV_DIR}: no SV embeddings, which {args.version} trains on; run prepare.sv"
+            )
         ds = SoVITSDataset(
             exp, names, cli.phone_mapper(args.version), cfg.data, args.min_epoch_items, with_sv=with_sv
         )
         sv_width = pretrained_sv_width(args.pretrained_g) if with_sv else None
+        if with_sv:
+            check_sv_embeddings(ds, sv_width, args.pretrained_g, args.version)
         self.nets = build_nets(cfg, self.ctx.device, sv_input_dim=sv_width)
         self.lr = cfg.train.learning_rate
         self.setup_data(ds, list(SOVITS_BOUNDARIES), collate_sovits, cfg.train.batch_size, cfg.train.seed)
@@ -190,9 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--lora-rank",
         type=int,
-        default=DEFAULT_LORA_RANK,
+        default=None,
         choices=LORA_RANKS,
-        help="v3/v4: LoRA rank on the CFM's DiT attention (the base is --pretrained-g)",
+        help=f"v3/v4 only: LoRA rank on the CFM's DiT attention (default {DEFAULT_LORA_RANK}; the base is "
+        "--pretrained-g)",
     )
     return p
 
@@ -200,7 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
 def training(args: argparse.Namespace, progress: ProgressLog | None) -> TrainingRun:
     """v3/v4 fine-tune LoRA on their CFM (train.lora); the other versions train the whole SoVITS."""
     if spec(args.version).uses_cfm:
+        args.lora_rank = args.lora_rank or DEFAULT_LORA_RANK
         return LoRATraining(args, progress)
+    if args.lora_rank is not None:
+        raise StageError(
+            f"--lora-rank is for v3/v4 (LoRA on the CFM); {args.version} trains the whole SoVITS",
+            field="--lora-rank",
+        )
     return SoVITSTraining(args, progress)
 
 

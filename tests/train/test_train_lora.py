@@ -119,3 +119,16 @@ def test_v4_lora_list_to_weights_to_speech(tmp_path: Path) -> None:
     result = engine.synthesize(req)
     assert result.sample_rate == 48000 and result.duration > 0.05
     assert np.all(np.isfinite(result.audio)) and np.abs(result.audio).max() > 0
+
+
+def test_lora_flags_are_checked(experiment: Experiment, pretrained, tmp_path: Path) -> None:
+    common = ["--exp", experiment.root, "--device", "cpu", "--weights-dir", tmp_path / "w"]
+    r = run_module(
+        "GPT_SoVITS.train.sovits", *common, "--lora-rank", "16", "--pretrained-g", pretrained["sovits"]
+    )
+    assert r.returncode == 2 and "--lora-rank" in r.stderr and "v2" in r.stderr, r.stderr
+    missing = tmp_path / "nowhere" / "s2Gv4.pth"
+    r = run_module("GPT_SoVITS.train.sovits", *common, "--version", "v4", "--pretrained-g", missing)
+    assert r.returncode == 2 and str(missing) in r.stderr and "--pretrained-g" in r.stderr, r.stderr
+    r = run_module("GPT_SoVITS.train.sovits", *common, "--version", "v4", "--lora-rank", "8")
+    assert r.returncode == 2 and "--lora-rank" in r.stderr

@@ -97,3 +97,22 @@ def test_pro_list_to_weights_to_speech(version: str, next_golden_dir: Path, tmp_
     result = engine.synthesize(req)
     assert result.sample_rate == 32000 and result.duration > 0.05
     assert np.all(np.isfinite(result.audio)) and np.abs(result.audio).max() > 0
+
+
+def test_pro_training_without_or_with_wrong_sv_embeddings_names_the_files(
+    experiment: Experiment, tmp_path: Path
+) -> None:
+    base = save_tiny_sovits(tmp_path / "s2Gv2Pro.pth", version="v2Pro", sv_input_dim=48)
+    args = ["--exp", experiment.root, "--version", "v2Pro", "--pretrained-g", base, "--device", "cpu",
+            "--weights-dir", tmp_path / "w", "--epochs", "1"]  # fmt: skip
+    r = run_module("GPT_SoVITS.train.sovits", *args)
+    assert r.returncode == 2 and "7-sv_cn" in r.stderr and "prepare.sv" in r.stderr, r.stderr
+    sv_dir = experiment.root / "7-sv_cn"
+    sv_dir.mkdir()
+    for name in ("clip0.wav", "clip1.wav"):  # made by an SV model of another width
+        torch.save(torch.rand(1, 32), sv_dir / f"{name}.pt")
+    r = run_module("GPT_SoVITS.train.sovits", *args)
+    line = r.stderr.strip().splitlines()[-1]  # warnings name the clips left out, then the one-line error
+    assert r.returncode == 2 and line.startswith("error:"), r.stderr
+    assert "32-d" in line and "48-d" in line and str(base) in line and str(sv_dir) in line
+    assert not (tmp_path / "w").exists()
