@@ -132,3 +132,22 @@ def test_lora_flags_are_checked(experiment: Experiment, pretrained, tmp_path: Pa
     assert r.returncode == 2 and str(missing) in r.stderr and "--pretrained-g" in r.stderr, r.stderr
     r = run_module("GPT_SoVITS.train.sovits", *common, "--version", "v4", "--lora-rank", "8")
     assert r.returncode == 2 and "--lora-rank" in r.stderr
+
+
+@pytest.mark.parametrize(("version", "per_frame"), [("v3", 1.875), ("v4", 2.0)])
+def test_cfm_items_carry_the_versions_mel(version: str, per_frame: float, experiment: Experiment) -> None:
+    from GPT_SoVITS.config.sovits import SoVITSConfig
+    from GPT_SoVITS.data.cfm_dataset import CFMDataset, collate_cfm
+    from GPT_SoVITS.train.cli import phone_mapper
+
+    cfg = SoVITSConfig.from_dict(tiny_sovits_config())
+    names = ["clip0.wav", "clip3.wav"]
+    ds = CFMDataset(experiment, names, phone_mapper(version), cfg.data, 0, version=version)
+    items = [ds[0], ds[1]]
+    for ssl, spec, mel, _ids in items:
+        assert mel.shape[0] == 100 and mel.shape[1] == int(spec.shape[1] * per_frame)  # no frame lost
+        assert ssl.shape[-1] == spec.shape[-1] and -1.5 < mel.mean() < 1 and mel.std() > 0.05
+    ssl, spec, spec_len, mel, mel_len, text, text_len = collate_cfm(items)
+    longest = max(items, key=lambda it: it[1].shape[1])
+    assert spec_len[0] == longest[1].shape[1] and mel_len[0] == longest[2].shape[1]
+    assert torch.equal(mel[0, :, : mel_len[0]], longest[2]) and text.shape == (2, int(text_len.max()))
