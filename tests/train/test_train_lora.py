@@ -151,3 +151,23 @@ def test_cfm_items_carry_the_versions_mel(version: str, per_frame: float, experi
     longest = max(items, key=lambda it: it[1].shape[1])
     assert spec_len[0] == longest[1].shape[1] and mel_len[0] == longest[2].shape[1]
     assert torch.equal(mel[0, :, : mel_len[0]], longest[2]) and text.shape == (2, int(text_len.max()))
+
+
+@pytest.mark.slow
+def test_lora_training_resumes_with_its_rank(experiment: Experiment, tmp_path: Path) -> None:
+    base = save_tiny_v4(tmp_path / "pretrained_models")
+    weights = tmp_path / "SoVITS_weights_v4"
+    args = ["--exp", experiment.root, "--version", "v4", "--pretrained-g", base, "--device", "cpu",
+            "--weights-dir", weights, "--batch-size", "3", "--min-epoch-items", "0",
+            "--log-interval", "1"]  # fmt: skip
+    _ok(run_module("GPT_SoVITS.train.sovits", *args, "--save-every-steps", "1", "--max-steps", "1"))
+    assert (experiment.root / "logs_s2_v4" / "G_1.pth").is_file() and not weights.exists()
+    r = run_module("GPT_SoVITS.train.sovits", *args, "--lora-rank", "16")
+    assert r.returncode == 2 and "--lora-rank 32" in r.stderr, r.stderr  # the checkpoints' rank
+    _ok(run_module("GPT_SoVITS.train.sovits", *args))  # resumes at step 1, default rank 32, 2 epochs
+    assert sorted(p.name for p in weights.iterdir()) == ["exp_e1_s2_l32.pth", "exp_e2_s4_l32.pth"]
+    events = read_progress(experiment.root)
+    assert sum(1 for e in events if e["event"] == "note" and "base loaded" in e["message"]) == 1
+    steps = [e["step"] for e in events if e["event"] == "metric"]
+    assert steps[-3:] == [2, 3, 4]
+    assert load_sovits(weights / "exp_e2_s4_l32.pth").lora_rank == 32
