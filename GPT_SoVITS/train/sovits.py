@@ -8,6 +8,11 @@ Training checkpoints go to ``<exp>/logs_s2_<version>/G_<step>.pth`` + ``D_<step>
 atomic, newest ``--keep`` kept) and a restart resumes from the newest complete pair. Each epoch save also
 exports ``<weights-dir>/<exp>_e<E>_s<S>.pth`` (official format) and a resynthesised sample
 ``<exp>/samples/sovits_e<E>_s<S>.wav``.
+
+``--version v2Pro|v2ProPlus`` also reads each clip's SV embedding from ``<exp>/7-sv_cn/`` (prepare.sv); the
+width of ``sv_emb`` comes from the pretrained generator, and the export carries header 05/06.
+``--version v3|v4 [--lora-rank 16|32|64|128]`` fine-tunes LoRA on the CFM of a base model instead
+(``GPT_SoVITS.train.lora``).
 """
 
 from __future__ import annotations
