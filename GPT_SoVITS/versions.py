@@ -49,6 +49,7 @@ class VersionSpec:
     pretrained_sovits: str | None = None  # official pretrained SoVITS generator under pretrained_models/
     sample_steps: tuple[int, ...] = ()  # CFM step counts offered (official UI); empty: no CFM steps to set
     super_sampling: bool = False  # v3: the output may be upsampled by the audio super-resolution model
+    sovits_epochs: int | None = None  # train.sovits default epochs (v3/v4 LoRA: 2); None: the config's
 
 
 # The speaker-verification model of v2Pro/v2ProPlus (ERes2NetV2, w24 s4 e4), relative to pretrained_models/.
@@ -71,6 +72,8 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             prepares=False,
             sample_steps=CFM_STEPS,
             super_sampling=True,
+            trains=True,  # LoRA on the CFM (train.sovits --lora-rank); the GPT is the v2 one
+            sovits_epochs=2,
         ),
         VersionSpec(
             ModelVersion.V4,
@@ -82,6 +85,8 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             MelSettings(1280, 320, 1280, 100, 32000),
             prepares=False,
             sample_steps=CFM_STEPS,
+            trains=True,  # LoRA on the CFM (train.sovits --lora-rank); the GPT is the v2 one
+            sovits_epochs=2,
         ),
         VersionSpec(
             ModelVersion.V2PRO,
@@ -93,6 +98,7 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             sv_input_dim=20480,
             sv_model=SV_MODEL_FILE,
             pretrained_sovits="v2Pro/s2Gv2Pro.pth",
+            trains=True,
         ),
         VersionSpec(
             ModelVersion.V2PROPLUS,
@@ -104,6 +110,7 @@ SPECS: dict[ModelVersion, VersionSpec] = {
             sv_input_dim=20480,
             sv_model=SV_MODEL_FILE,
             pretrained_sovits="v2Pro/s2Gv2ProPlus.pth",
+            trains=True,
         ),
     )
 }

@@ -47,8 +47,10 @@ class SoVITSNets:
         return getattr(self.d, "module", self.d)
 
 
-def build_nets(cfg: SoVITSConfig, device: torch.device) -> SoVITSNets:
-    g = build_sovits(cfg.to_dict(), with_enc_q=True).to(device)
+def build_nets(cfg: SoVITSConfig, device: torch.device, sv_input_dim: int | None = None) -> SoVITSNets:
+    """G + D and their optimisers; ``sv_input_dim``: width of a v2Pro/v2ProPlus ``sv_emb`` (None: the
+    version table's), read from the pretrained file so that reduced SV models train too."""
+    g = build_sovits(cfg.to_dict(), with_enc_q=True, sv_input_dim=sv_input_dim).to(device)
     d = MultiPeriodDiscriminator(cfg.model.use_spectral_norm).to(device)
     t = cfg.train
     low = [p for name in LOW_LR_MODULES for p in getattr(g.enc_p, name).parameters()]
@@ -73,6 +75,16 @@ def set_epoch_lr(nets: SoVITSNets, epoch: int, lr_decay: float) -> float:
         for group in opt.param_groups:
             group["lr"] = group["initial_lr"] * lr_decay**epoch
     return float(nets.optim_g.param_groups[0]["lr"])
+
+
+def pretrained_sv_width(g_path: Path | None) -> int | None:
+    """Input width of ``sv_emb`` in a pretrained v2Pro/v2ProPlus generator (None: no file or no SV branch)."""
+    if g_path is None:
+        return None
+    from GPT_SoVITS.checkpoints import load_sovits
+
+    sv = load_sovits(g_path).weight.get("sv_emb.weight")
+    return int(sv.shape[1]) if sv is not None else None
 
 
 def load_pretrained(nets: SoVITSNets, g_path: Path | None, d_path: Path | None) -> list[str]:

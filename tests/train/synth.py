@@ -57,20 +57,24 @@ def tiny_gpt_config() -> dict:
     return cfg.to_dict()
 
 
-def save_tiny_sovits(path: Path, seed: int = 0) -> Path:
-    """A random tiny SoVITS exported in the official format (stands in for the pretrained s2G)."""
+def save_tiny_sovits(path: Path, seed: int = 0, version: str = "v2", sv_input_dim: int | None = None) -> Path:
+    """A random tiny SoVITS exported in the official format (stands in for the pretrained s2G).
+
+    version "v2Pro"/"v2ProPlus": with the SV branch, ``sv_emb`` taking ``sv_input_dim`` inputs (the width of
+    the SV model the test uses)."""
     from GPT_SoVITS.checkpoints import save_sovits
     from GPT_SoVITS.models.sovits import build_sovits
 
     torch.manual_seed(seed)
     config = tiny_sovits_config()
-    model = build_sovits(config, with_enc_q=True)
+    config["model"]["version"] = version
+    model = build_sovits(config, with_enc_q=True, sv_input_dim=sv_input_dim)
     with torch.no_grad():  # a spread-out codebook so different features give different codes
         book = model.quantizer.vq.layers[0]._codebook
         book.embed.normal_(0, 0.6)
         book.embed_avg.copy_(book.embed)
         book.inited.fill_(1)
-    save_sovits(path, model.state_dict(), config, "0epoch_0iteration", "v2")
+    save_sovits(path, model.state_dict(), config, "0epoch_0iteration", version)
     return path
 
 
