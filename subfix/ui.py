@@ -125,10 +125,25 @@ def _load_audio(path: Path) -> tuple[int, Any] | None:
 # Layout: one builder per row; each returns its components by name.
 
 
+def _folders_near(list_path: str) -> list[str]:
+    """Audio roots: the folders beside the list's folder (``output/*`` for ``output/asr_opt/a.list``)."""
+    if not list_path:
+        return []
+    up = Path(list_path).expanduser().parent.parent
+    return sorted(str(p) for p in up.iterdir() if p.is_dir()) if up.is_dir() else []
+
+
 def _file_row(t: I18n, default_list: str) -> dict[str, Any]:
     with gr.Row():
         path = gr.Textbox(default_list, label=t("subfix.list"), elem_id="subfix-path", scale=4)
-        root = gr.Textbox(label=t("arg.audio_root"), elem_id="subfix-root", scale=2)
+        root = gr.Dropdown(
+            _folders_near(default_list),
+            value=None,
+            label=t("arg.audio_root"),
+            allow_custom_value=True,
+            elem_id="subfix-root",
+            scale=2,
+        )
         load = gr.Button(t("subfix.load"), variant="primary", elem_id="subfix-load", scale=0)
     return {"path": path, "root": root, "load": load}
 
