@@ -18,6 +18,14 @@ from GPT_SoVITS.webui.tabs import format as fmt
 from GPT_SoVITS.webui.tabs import train
 from subfix.ui import build_label_tab
 
+# Hand-built fields that take a path (stage forms are found by kind: elem_id ``<stage>-<key>``).
+PATH_FIELDS = (
+    "format-list", "format-audio-root", "format-bert", "format-hubert", "train-exp",
+    "infer-gpt", "infer-sovits", "infer-bert", "infer-hubert",
+    "refsel-list-path", "refsel-gpt", "refsel-sovits", "refsel-bert", "refsel-hubert",
+    "subfix-path", "subfix-root", "asr-model",
+)  # fmt: skip
+
 
 def _touch(path: Path, mtime: float | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,3 +117,36 @@ def test_refresh_finds_files_made_after_the_page_was_built(ctx: AppContext) -> N
     assert refresh_paths(ctx, spec, ["pretrained_g"])[0].choices == []
     w = _touch(ctx.root / "SoVITS_weights_v2" / "me_e4_s8.pth")
     assert [c[0] for c in refresh_paths(ctx, spec, ["pretrained_g"])[0].choices] == [str(w)]
+
+
+def _path_fields(demo: gr.Blocks) -> dict[str, object]:
+    comps = _by_id(demo)
+    found = {k: comps[k] for k in PATH_FIELDS}
+    for spec in STAGES.values():
+        for arg in spec.args:
+            key = f"{spec.key}-{arg.key}"
+            if arg.kind in pickers.PATH_KINDS and key in comps:
+                found[key] = comps[key]
+    return found
+
+
+def test_every_path_field_has_a_default_or_a_picker(ctx: AppContext) -> None:
+    """A fresh install with the pretrained files present: no path field is an empty box to type in."""
+    _stand_in_pretrained(ctx.root, "v2")
+    fields = _path_fields(_app(ctx))
+    assert {"slice-input", "asr-input", "train_gpt-pretrained", "format-list"} <= set(fields)
+    bare = [
+        k
+        for k, c in fields.items()
+        if not (isinstance(c, gr.Dropdown) and c.allow_custom_value) and not str(c.value or "").strip()
+    ]
+    assert not bare, f"path fields with neither a default nor a picker: {bare}"
+    # the convention covers every field labelled as a path value
+    labels = {ctx.t(f"arg.{a.key}") for s in STAGES.values() for a in s.args if a.kind in pickers.PATH_KINDS}
+    labelled = [
+        b.elem_id
+        for b in _app(ctx).blocks.values()
+        if isinstance(b, (gr.Textbox, gr.Dropdown)) and b.label in labels and b.elem_id
+    ]
+    missing = [e for e in labelled if e not in fields]
+    assert not missing, f"path fields not listed in PATH_FIELDS: {missing}"
