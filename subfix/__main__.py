@@ -34,10 +34,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t = I18n(args.lang)
     with gr.Blocks(title="SubFix", analytics_enabled=False) as demo:
-        path = str(args.list.resolve()) if args.list else ""
-        comps = build_label_tab(t, path, rows=args.rows)
-        if path:
-            demo.load(lambda: comps["on_load"](path, ""), None, comps["outputs"])
+        # the page opens the file this browser had open, else --list (build_label_tab wires the page load)
+        build_label_tab(t, str(args.list.resolve()) if args.list else "", rows=args.rows)
     demo.queue().launch(server_name=args.host, server_port=args.port, css=CSS, head=HEAD, footer_links=[])
     return 0
 

@@ -48,7 +48,9 @@ HEAD = """
 CURSOR_JS = "() => JSON.stringify(window.__subfixCursor || null)"
 
 # Per slot of a page, in this order: what render() gives and which components show it.
-SLOT_PARTS = ("label", "text", "audio", "image", "select")
+SLOT_PARTS = ("label", "text", "audio", "image", "select", "row")
+# What a browser session remembers of the editor across a page reload (``gr.BrowserState``).
+NOTHING_OPEN = {"path": "", "root": "", "page": 0}
 
 
 @functools.lru_cache(maxsize=512)
@@ -72,6 +74,7 @@ def _empty_slot() -> dict[str, Any]:
         "audio": None,
         "image": None,
         "select": gr.update(value=False),
+        "row": gr.update(visible=False),  # a row that does not exist is hidden, not drawn empty
     }
 
 
@@ -92,6 +95,7 @@ def _slot_view(doc: Document, idx: int) -> dict[str, Any]:
         "audio": str(audio_path) if playable else None,
         "image": thumbnail(audio_path) if playable else None,
         "select": gr.update(value=False),
+        "row": gr.update(visible=True),
     }
 
 
@@ -125,10 +129,25 @@ def _load_audio(path: Path) -> tuple[int, Any] | None:
 # Layout: one builder per row; each returns its components by name.
 
 
+def _folders_near(list_path: str) -> list[str]:
+    """Audio roots: the folders beside the list's folder (``output/*`` for ``output/asr_opt/a.list``)."""
+    if not list_path:
+        return []
+    up = Path(list_path).expanduser().parent.parent
+    return sorted(str(p) for p in up.iterdir() if p.is_dir()) if up.is_dir() else []
+
+
 def _file_row(t: I18n, default_list: str) -> dict[str, Any]:
     with gr.Row():
         path = gr.Textbox(default_list, label=t("subfix.list"), elem_id="subfix-path", scale=4)
-        root = gr.Textbox(label=t("arg.audio_root"), elem_id="subfix-root", scale=2)
+        root = gr.Dropdown(
+            _folders_near(default_list),
+            value=None,
+            label=t("arg.audio_root"),
+            allow_custom_value=True,
+            elem_id="subfix-root",
+            scale=2,
+        )
         load = gr.Button(t("subfix.load"), variant="primary", elem_id="subfix-load", scale=0)
     return {"path": path, "root": root, "load": load}
 
@@ -147,8 +166,9 @@ def _nav_row(t: I18n) -> dict[str, Any]:
 
 
 def _slot_row(t: I18n, i: int) -> dict[str, Any]:
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=True, visible=False, elem_id=f"subfix-row-{i}") as row:
         return {
+            "row": row,
             "label": gr.HTML(elem_id=f"subfix-label-{i}", min_height=20),
             "text": gr.Textbox(show_label=False, elem_id=f"subfix-text-{i}", scale=5, visible=False),
             "audio": gr.Audio(
@@ -188,6 +208,7 @@ def _split_row(t: I18n) -> dict[str, Any]:
 def build_label_tab(t: I18n, default_list: str = "", rows: int = ROWS) -> dict[str, Any]:
     """The editor's components; must be called inside a ``gr.Blocks`` (the launcher adds ``HEAD`` to it)."""
     ui = LabelTab(t, rows, gr.State(None), gr.State(0))
+    ui.remember = gr.BrowserState(dict(NOTHING_OPEN), storage_key="subfix-open")
     files = _file_row(t, default_list)
     ui.info = gr.Markdown(t("subfix.none"), elem_id="subfix-info")
     nav = _nav_row(t)
@@ -211,6 +232,7 @@ def build_label_tab(t: I18n, default_list: str = "", rows: int = ROWS) -> dict[s
         ui.wire_action(button, action, params, before_js=CURSOR_JS if action == "split" else None)
     ui.wire_load(files)
     ui.wire_typing()
+    ui.wire_memory(files)
     return {
         **files,
         "info": ui.info,
@@ -218,6 +240,8 @@ def build_label_tab(t: I18n, default_list: str = "", rows: int = ROWS) -> dict[s
         "buttons": {action: button for action, (button, _) in table.items()},
         "texts": [s["text"] for s in ui.slots],
         "on_load": ui.on_load,
+        "on_restore": ui.on_restore,
+        "remember": ui.remember,
         "outputs": ui.outputs(),
     }
 
@@ -232,6 +256,7 @@ class LabelTab:
     page: Any  # gr.State: the page shown
     info: Any = None
     slots: list[dict[str, Any]] | None = None
+    remember: Any = None  # gr.BrowserState: {"path", "root", "page"} of the open file
 
     def outputs(self) -> list[Any]:
         return [self.doc, self.page, self.info, *(s[k] for s in self.slots for k in SLOT_PARTS)]
@@ -274,17 +299,58 @@ class LabelTab:
         listen(handler, None, self.outputs(), inputs_kwargs=inputs, concurrency_id=CONCURRENCY_ID)
 
     def on_load(self, path: str, root: str) -> list[Any]:
+        """Open ``path``; the last value is what the browser remembers (the file, its root, page 0)."""
         try:
             doc = editor.load(Path(path.strip()), Path(root.strip()) if root and root.strip() else None)
         except (EditorError, OSError, ValueError) as e:
             gr.Warning(str(e))
-            return self.show(None, 0, f"⚠ {e}")
+            return [*self.show(None, 0, f"⚠ {e}"), gr.update()]
         bad = sum(1 for row in doc.rows if row.errors)
-        return self.show(doc, 0, self.t("subfix.loaded", n=len(doc), bad=bad))
+        shown = self.show(doc, 0, self.t("subfix.loaded", n=len(doc), bad=bad))
+        return [*shown, {"path": str(doc.path), "root": (root or "").strip(), "page": 0}]
+
+    def on_restore(self, stored: dict[str, Any] | None, path: str) -> list[Any]:
+        """On page load: reopen the file this browser had open, on its page (else open the path box's file
+        when it exists). Values for the path box, the root box and :meth:`outputs`; nothing changes when
+        there is nothing to open."""
+        stored = {**NOTHING_OPEN, **(stored or {})}
+        want, root, page = stored["path"], stored["root"], stored["page"]
+        if not (want and Path(want).is_file()):
+            want, root, page = (path or "").strip(), "", 0
+        if not (want and Path(want).is_file()):
+            return [gr.update()] * (2 + len(self.outputs()))
+        try:
+            doc = editor.load(Path(want), Path(root) if root else None)
+        except (EditorError, OSError, ValueError) as e:
+            return [gr.update(), gr.update(), *self.show(None, 0, f"⚠ {e}")]
+        page = min(max(0, int(page or 0)), editor.page_count(doc, self.rows) - 1)
+        return [want, root or None, *self.show(doc, page)]
 
     def wire_load(self, files: dict[str, Any]) -> None:
+        outputs = [*self.outputs(), self.remember]
         for event in (files["load"].click, files["path"].submit):
-            event(self.on_load, [files["path"], files["root"]], self.outputs(), concurrency_id=CONCURRENCY_ID)
+            event(self.on_load, [files["path"], files["root"]], outputs, concurrency_id=CONCURRENCY_ID)
+
+    def wire_memory(self, files: dict[str, Any]) -> None:
+        """The browser remembers the page shown; a reload reopens the file there (when built in a Blocks)."""
+
+        def on_page(doc: Document | None, page: int, stored: dict[str, Any] | None) -> Any:
+            if doc is None:
+                return gr.update()
+            return {**NOTHING_OPEN, **(stored or {}), "path": str(doc.path), "page": int(page)}
+
+        self.page.change(
+            on_page, [self.doc, self.page, self.remember], [self.remember], show_progress="hidden"
+        )
+        demo = gr.context.Context.root_block
+        if demo is not None:
+            restore_outputs = [files["path"], files["root"], *self.outputs()]
+            demo.load(
+                self.on_restore,
+                [self.remember, files["path"]],
+                restore_outputs,
+                concurrency_id=CONCURRENCY_ID,
+            )
 
     def wire_typing(self) -> None:
         """Typing updates the document (and its dirty mark) as you go."""

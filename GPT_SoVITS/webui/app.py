@@ -22,7 +22,7 @@ from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.i18n import I18n
 from GPT_SoVITS.webui.runner import JobRunner
 from GPT_SoVITS.webui.tabs.common import status_html, wire_reattach
-from GPT_SoVITS.webui.tabs.dataprep import build_dataprep_tab
+from GPT_SoVITS.webui.tabs.dataprep import build_dataprep_tab, default_list
 from GPT_SoVITS.webui.tabs.format import build_format_tab
 from GPT_SoVITS.webui.tabs.inference import build_inference_tab
 from GPT_SoVITS.webui.tabs.models import build_models_tab
@@ -113,7 +113,7 @@ def build_app(
             label: dict[str, Any] = {}
             if label_tab is not None:
                 with gr.Tab(t("tab.label"), id="label"):
-                    label = label_tab(t, "")
+                    label = label_tab(t, default_list(ctx))
             with gr.Tab(t("tab.format"), id="format"):
                 fmt = build_format_tab(ctx)
             with gr.Tab(t("tab.train"), id="train"):
@@ -130,6 +130,8 @@ def build_app(
         targets = [fmt["list"], *([label["path"]] if "path" in label else [])]
         prep["asr_list"].change(lambda v: [v] * len(targets), [prep["asr_list"]], targets)
         fmt["exp_out"].change(lambda v: v, [fmt["exp_out"]], [train["exp_name"]])
+        # one experiment name across tabs: naming it in Format names it in Train
+        fmt["exp_name"].change(lambda v: v, [fmt["exp_name"]], [train["exp_name"]])
         wire_reattach(ctx, demo)
     demo.ctx = ctx  # for the launcher and tests
     return demo

@@ -102,6 +102,10 @@ def test_render_shows_invalid_rows_read_only(doc: editor.Document) -> None:
     assert first["image"].size == (240, 56)
     _, last_page = render(doc, 2, ROWS, I18n("en_US"))
     assert last_page[2]["text"]["visible"] is False  # 8 rows: the last page has two
+    # the slot of a row that does not exist is hidden as a whole, those that exist are shown
+    assert [v["row"]["visible"] for v in last_page] == [True, True, False]
+    _, nothing = render(None, 0, ROWS, I18n("en_US"))
+    assert not any(v["row"]["visible"] for v in nothing)
 
 
 def test_params_from_the_named_inputs() -> None:
@@ -144,3 +148,32 @@ def test_standalone_cli_refuses_a_missing_list(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "subfix", "--list", str(tmp_path / "none.list")]
     out = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=repo, timeout=60)
     assert out.returncode == 2 and "none.list: no such .list file" in out.stderr
+
+
+def test_a_reload_reopens_the_file_on_its_page(doc: editor.Document, tmp_path: Path) -> None:
+    """The browser remembers what on_load and paging stored; on_restore (the page load) reopens it."""
+    import gradio as gr
+
+    from subfix.ui import build_label_tab
+
+    with gr.Blocks() as demo:
+        comps = build_label_tab(I18n("en_US"), rows=ROWS)
+    restore = [f for f in demo.fns.values() if f.fn == comps["on_restore"]]
+    assert restore and comps["remember"] in restore[0].inputs  # wired to the page load
+    *_shown, stored = comps["on_load"](str(doc.path), "")
+    assert stored == {"path": str(doc.path), "root": "", "page": 0}
+    n_out = len(comps["outputs"])
+    path_box, _root, d, page, info, *_ = comps["on_restore"]({**stored, "page": 2}, "")
+    assert path_box == str(doc.path) and page == 2 and len(d) == len(doc) and "Page 3/3" in info
+    # a page past the end (the file shrank) lands on the last page; a vanished file opens the path box's
+    assert comps["on_restore"]({**stored, "page": 9}, "")[3] == 2
+    other = tmp_path / "other.list"
+    other.write_text(doc.path.read_text(encoding="utf-8"), encoding="utf-8")
+    out = comps["on_restore"]({**stored, "path": str(tmp_path / "gone.list")}, str(other))
+    assert out[0] == str(other) and out[3] == 0
+    # paging updates what the browser remembers
+    on_page = [f.fn for f in demo.fns.values() if f.outputs == [comps["remember"]] and len(f.inputs) == 3]
+    assert on_page and on_page[0](doc, 1, stored) == {**stored, "page": 1}
+    assert on_page[0](None, 1, stored) == gr.update()
+    # nothing stored and no file in the box: the page stays as it is
+    assert comps["on_restore"](None, "") == [gr.update()] * (2 + n_out)

@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from GPT_SoVITS.webui.context import AppContext
+from GPT_SoVITS.webui.pickers import PATH_KINDS, path_choices
 from GPT_SoVITS.webui.runner import RUNNING, JobStatus
 from GPT_SoVITS.webui.stages import STAGES, Arg, StageInputError, StageSpec, build_argv, progress_file
 
@@ -42,7 +43,6 @@ def arg_label(ctx: AppContext, spec: StageSpec, key: str) -> str:
     return ctx.t(specific) if ctx.t.has(specific) else ctx.t(f"arg.{key}")
 
 
-PATH_KINDS = ("file_in", "dir_in", "path_in", "path_out")
 PER_ROW = 4  # short fields (numbers, choices) side by side
 
 
@@ -56,8 +56,13 @@ def _component(ctx: AppContext, spec: StageSpec, arg: Arg, value: Any) -> Any:
         return gr.Dropdown(device_choices(), value=value, allow_custom_value=True, **kw)
     if arg.kind in ("int", "float") and not arg.extra and value is not None:
         return gr.Number(value=value, precision=0 if arg.kind == "int" else None, **kw)
-    # text: paths, and numbers whose empty value means "the stage decides" (placeholder says so)
-    placeholder = ctx.t("hint.auto") if value is None and arg.kind not in PATH_KINDS else None
+    if arg.kind in PATH_KINDS:  # pick what exists, or type a path
+        text = "" if value is None else str(value)
+        return gr.Dropdown(
+            path_choices(ctx.root, arg.key, arg.kind), value=text or None, allow_custom_value=True, **kw
+        )
+    # text: numbers whose empty value means "the stage decides" (placeholder says so)
+    placeholder = ctx.t("hint.auto") if value is None else None
     return gr.Textbox(value="" if value is None else str(value), placeholder=placeholder, **kw)
 
 
@@ -65,7 +70,8 @@ def stage_form(
     ctx: AppContext, spec: StageSpec, overrides: dict[str, Any] | None = None, skip: Sequence[str] = ()
 ) -> dict[str, Any]:
     """One input component per value of ``spec`` (elem_id ``<stage>-<key>`` for tests and CSS): paths two
-    to a row, short fields four to a row."""
+    to a row (dropdowns of what exists, with a refresh button ``<stage>-refresh``), short fields four to a
+    row."""
     overrides = overrides or {}
     args = [a for a in spec.args if a.key not in skip]
     paths_ = [a for a in args if a.kind in PATH_KINDS]
@@ -77,7 +83,16 @@ def stage_form(
         with gr.Row():
             for arg in group:
                 comps[arg.key] = _component(ctx, spec, arg, overrides.get(arg.key, arg.default))
+    if paths_:
+        refresh = gr.Button(ctx.t("train.refresh"), elem_id=f"{spec.key}-refresh", size="sm")
+        pickers = [comps[a.key] for a in paths_]
+        refresh.click(lambda: refresh_paths(ctx, spec, [a.key for a in paths_]), None, pickers)
     return {a.key: comps[a.key] for a in args}
+
+
+def refresh_paths(ctx: AppContext, spec: StageSpec, keys: Sequence[str]) -> list[Any]:
+    """New choices of the path pickers ``keys`` of ``spec`` (their values are kept)."""
+    return [gr.Dropdown(choices=path_choices(ctx.root, k, spec.arg(k).kind)) for k in keys]
 
 
 def status_html(ctx: AppContext, st: JobStatus | None, error: str = "") -> str:

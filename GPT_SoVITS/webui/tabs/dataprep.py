@@ -16,8 +16,26 @@ TOOL_STAGES = ("separate", "channels", "loudnorm", "denoise", "vad", "slice", "a
 OUTPUT_NAMES = {"separate": "uvr5_opt", "slice": "slicer_opt", "asr": "asr_opt"}
 
 
+# The main chain: a stage's input defaults to the output folder of the stage before it.
+CHAIN_INPUTS = {"asr": "slice"}
+
+
 def default_output(ctx: AppContext, stage: str) -> str:
     return str(ctx.output_dir / OUTPUT_NAMES.get(stage, f"{stage}_opt"))
+
+
+def form_defaults(ctx: AppContext, stage: str) -> dict[str, Any]:
+    """A tool stage's output folder, and its input where the chain says which stage feeds it."""
+    out: dict[str, Any] = {"output": default_output(ctx, stage)}
+    if stage in CHAIN_INPUTS:
+        out["input"] = default_output(ctx, CHAIN_INPUTS[stage])
+    return out
+
+
+def default_list(ctx: AppContext) -> str:
+    """The .list the ASR stage writes with its default folders (what the label editor and Format open)."""
+    asr = form_defaults(ctx, "asr")
+    return str(asr_list_path(asr))
 
 
 def fed_updates(stage: str, st: JobStatus, targets: list[tuple[str, str]]) -> list[Any]:
@@ -36,7 +54,7 @@ def build_dataprep_tab(ctx: AppContext) -> dict[str, Any]:
             with gr.Tab(ctx.t(f"stage.{stage}"), id=f"prep-{stage}"):
                 gr.Markdown(ctx.t(f"help.{stage}"))
                 with gr.Column():
-                    forms[stage] = stage_form(ctx, spec, {"output": default_output(ctx, stage)})
+                    forms[stage] = stage_form(ctx, spec, form_defaults(ctx, stage))
                 panels[stage] = job_panel(ctx, stage)
     asr_list = gr.Textbox(visible=False, elem_id="asr-list-out")
     for stage in TOOL_STAGES:

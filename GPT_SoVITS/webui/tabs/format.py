@@ -15,9 +15,11 @@ from GPT_SoVITS.versions import DEFAULT_VERSION
 from GPT_SoVITS.webui import pretrained
 from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.i18n import I18n
+from GPT_SoVITS.webui.pickers import list_files, output_folders, pretrained_note, pretrained_paths
 from GPT_SoVITS.webui.runner import JobStatus
 from GPT_SoVITS.webui.stages import PRECISIONS, STAGES, VERSIONS, StageInputError
 from GPT_SoVITS.webui.tabs.common import device_choices, job_panel, wire_job
+from GPT_SoVITS.webui.tabs.dataprep import default_list
 
 _EXP_NAME = re.compile(r"^[\w.\-]+$")
 
@@ -30,6 +32,7 @@ def exp_dir(ctx: AppContext, name: str) -> Path:
     return ctx.logs_dir / name
 
 
+DEFAULT_EXP = "my_voice"  # the experiment name a fresh page starts with (Format and Train tabs)
 FORMAT_STAGES = ("prepare_text", "prepare_hubert", "prepare_semantic")
 
 
@@ -81,9 +84,19 @@ def experiment_report(exp: Path, list_path: Path, t: I18n | None = None) -> str:
     return "\n".join(out)
 
 
+def format_pretrained(ctx: AppContext, version: str) -> tuple[str, str, str]:
+    """(BERT folder, HuBERT folder, missing-files note) for ``version`` under ``<root>/pretrained_models``;
+    an absent folder keeps its expected path, so the note and the stage's error both name it."""
+    base = ctx.root / "pretrained_models"
+    found = pretrained_paths(ctx.root, version)
+    bert_dir = found["bert"] or str(base / Path(pretrained.BERT[0]).parent)
+    hubert_dir = found["hubert"] or str(base / Path(pretrained.HUBERT[0]).parent)
+    return bert_dir, hubert_dir, pretrained_note(ctx.root, version, ctx.t("picker.missing"))
+
+
 def build_format_tab(ctx: AppContext) -> dict[str, Any]:
     with gr.Row():
-        exp_name = gr.Textbox(label=ctx.t("arg.exp_name"), value="my_voice", elem_id="format-exp")
+        exp_name = gr.Textbox(label=ctx.t("arg.exp_name"), value=DEFAULT_EXP, elem_id="format-exp")
         version = gr.Dropdown(
             list(VERSIONS), value=DEFAULT_VERSION.value, label=ctx.t("arg.version"), elem_id="format-version"
         )
@@ -98,13 +111,26 @@ def build_format_tab(ctx: AppContext) -> dict[str, Any]:
             list(PRECISIONS), value="fp32", label=ctx.t("arg.precision"), elem_id="format-precision"
         )
     with gr.Row():
-        list_path = gr.Textbox(label=ctx.t("arg.list"), elem_id="format-list")
-        audio_root = gr.Textbox(label=ctx.t("arg.audio_root"), elem_id="format-audio-root")
-    with gr.Row():
-        bert = gr.Textbox(label=ctx.t("arg.bert"), value=str(paths.DEFAULT_BERT_DIR), elem_id="format-bert")
-        hubert = gr.Textbox(
-            label=ctx.t("arg.hubert"), value=str(paths.DEFAULT_HUBERT_DIR), elem_id="format-hubert"
+        list_path = gr.Dropdown(
+            list_files(ctx.root),
+            value=default_list(ctx),
+            label=ctx.t("arg.list"),
+            allow_custom_value=True,
+            elem_id="format-list",
         )
+        audio_root = gr.Dropdown(
+            output_folders(ctx.root),
+            value=None,
+            label=ctx.t("arg.audio_root"),
+            allow_custom_value=True,
+            elem_id="format-audio-root",
+        )
+    first = format_pretrained(ctx, DEFAULT_VERSION.value)
+    with gr.Row():
+        bert = gr.Textbox(label=ctx.t("arg.bert"), value=first[0], elem_id="format-bert")
+        hubert = gr.Textbox(label=ctx.t("arg.hubert"), value=first[1], elem_id="format-hubert")
+    note = gr.Markdown(first[2], elem_id="format-pretrained-note")
+    refresh = gr.Button(ctx.t("train.refresh"), elem_id="format-refresh", size="sm")
     panel = job_panel(ctx, "format", ctx.t("format.run"))
     report = gr.Markdown(elem_id="format-report")
     exp_out = gr.Textbox(visible=False, elem_id="format-exp-out")
@@ -119,4 +145,10 @@ def build_format_tab(ctx: AppContext) -> dict[str, Any]:
     inputs = {"exp_name": exp_name, "list": list_path, "audio_root": audio_root, "version": version}
     inputs |= {"bert": bert, "hubert": hubert, "device": device, "precision": precision}
     wire_job(ctx, panel, FORMAT_STAGES, inputs, to_values, on_success, [report, exp_out])
+    version.change(lambda v: format_pretrained(ctx, v), [version], [bert, hubert, note])
+    refresh.click(
+        lambda: (gr.Dropdown(choices=list_files(ctx.root)), gr.Dropdown(choices=output_folders(ctx.root))),
+        None,
+        [list_path, audio_root],
+    )
     return {"exp_name": exp_name, "list": list_path, "version": version, "report": report, "exp_out": exp_out}

@@ -22,6 +22,7 @@ from GPT_SoVITS.versions import DEFAULT_VERSION
 from GPT_SoVITS.webui.apiclient import ApiError, ApiSettings, save_result
 from GPT_SoVITS.webui.context import AppContext
 from GPT_SoVITS.webui.i18n import I18n
+from GPT_SoVITS.webui.pickers import newest_weight
 from GPT_SoVITS.webui.plots import spectrogram_image
 from GPT_SoVITS.webui.stages import PRECISIONS, STAGES, build_argv
 from GPT_SoVITS.webui.tabs.common import device_choices
@@ -136,11 +137,23 @@ def result_info(t: I18n, headers: dict[str, str], seconds: float) -> str:
 
 
 def _weights_row(t: I18n, root: Path) -> dict[str, Any]:
+    """Trained weights newest first (else the default version's pretrained ones); a typed path is accepted."""
     gpts, sovitss = scan_weights(root)
+    version = DEFAULT_VERSION.value
     with gr.Row():
-        gpt = gr.Dropdown(gpts, value=gpts[0] if gpts else None, label=t("infer.gpt"), elem_id="infer-gpt")
+        gpt = gr.Dropdown(
+            gpts,
+            value=newest_weight(root, "gpt", version) or None,
+            label=t("infer.gpt"),
+            allow_custom_value=True,
+            elem_id="infer-gpt",
+        )
         sovits = gr.Dropdown(
-            sovitss, value=sovitss[0] if sovitss else None, label=t("infer.sovits"), elem_id="infer-sovits"
+            sovitss,
+            value=newest_weight(root, "sovits", version) or None,
+            label=t("infer.sovits"),
+            allow_custom_value=True,
+            elem_id="infer-sovits",
         )
         refresh = gr.Button(t("train.refresh"), elem_id="infer-refresh", scale=0)
     return {"gpt": gpt, "sovits": sovits, "refresh": refresh}

@@ -17,7 +17,9 @@ from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.inference.request import CUT_METHODS, V2_LANGUAGES
 from GPT_SoVITS.refselect import library
 from GPT_SoVITS.refselect.db import Library
+from GPT_SoVITS.versions import DEFAULT_VERSION
 from GPT_SoVITS.webui.context import AppContext
+from GPT_SoVITS.webui.pickers import list_files, newest_weight
 from GPT_SoVITS.webui.tabs.common import POLL_S, device_choices, poll_job, status_html
 from GPT_SoVITS.webui.tabs.reference_handlers import (  # noqa: F401 (handlers, re-exported for tests)
     KEYS_JS,
@@ -92,7 +94,14 @@ def build_reference_tab(ctx: AppContext) -> dict[str, Any]:
             type="array",
         )
         with gr.Row():
-            c["list_path"] = gr.Textbox(label=t("list_path"), elem_id="refsel-list-path", scale=3)
+            c["list_path"] = gr.Dropdown(
+                list_files(ctx.root),
+                value=None,
+                label=t("list_path"),
+                allow_custom_value=True,
+                elem_id="refsel-list-path",
+                scale=3,
+            )
             c["import_list"] = gr.Button(t("import_list"), elem_id="refsel-import-list")
             c["upload"] = gr.File(
                 label=t("upload"), file_count="multiple", type="filepath", elem_id="refsel-upload"
@@ -118,8 +127,16 @@ def build_reference_tab(ctx: AppContext) -> dict[str, Any]:
             clip_choices(lib, names[0] if names else None), label=t("refs"), elem_id="refsel-refs"
         )
         with gr.Row():
-            c["gpt"] = gr.Textbox(label=t("gpt"), lines=2, elem_id="refsel-gpt")
-            c["sovits"] = gr.Textbox(label=t("sovits"), lines=2, elem_id="refsel-sovits")
+            version = DEFAULT_VERSION.value
+            c["gpt"] = gr.Textbox(
+                newest_weight(ctx.root, "gpt", version), label=t("gpt"), lines=2, elem_id="refsel-gpt"
+            )
+            c["sovits"] = gr.Textbox(
+                newest_weight(ctx.root, "sovits", version),
+                label=t("sovits"),
+                lines=2,
+                elem_id="refsel-sovits",
+            )
             c["sentences"] = gr.Textbox(label=t("sentences"), lines=3, elem_id="refsel-sentences")
         with gr.Row():
             c["text_lang"] = gr.Dropdown(

@@ -133,7 +133,7 @@ def need_role(role: str | None) -> str:
 def import_list(lib: Library, role: str | None, path: str) -> str:
     if not (path or "").strip():
         raise UserError("list: the path of a .list file is needed", "list")
-    return _report(library.import_list(lib, need_role(role), Path(path.strip()).expanduser()))
+    return _report(library.import_list(lib, need_role(role), Path((path or "").strip()).expanduser()))
 
 
 def import_files(lib: Library, role: str | None, files: list[str] | None) -> str:

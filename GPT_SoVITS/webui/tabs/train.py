@@ -14,10 +14,11 @@ from GPT_SoVITS import paths
 from GPT_SoVITS.versions import DEFAULT_VERSION
 from GPT_SoVITS.webui import pretrained
 from GPT_SoVITS.webui.context import AppContext
+from GPT_SoVITS.webui.pickers import pretrained_note
 from GPT_SoVITS.webui.runner import JobStatus
 from GPT_SoVITS.webui.stages import STAGES
 from GPT_SoVITS.webui.tabs.common import job_panel, stage_form, wire_job
-from GPT_SoVITS.webui.tabs.format import exp_dir
+from GPT_SoVITS.webui.tabs.format import DEFAULT_EXP, exp_dir
 
 
 def experiments(ctx: AppContext) -> list[str]:
@@ -86,7 +87,11 @@ SHARED = ("exp", "version")  # one field above both trainers
 def _experiment_row(ctx: AppContext) -> dict[str, Any]:
     with gr.Row():
         exp_name = gr.Dropdown(
-            experiments(ctx), label=ctx.t("arg.exp_name"), allow_custom_value=True, elem_id="train-exp"
+            experiments(ctx),
+            value=DEFAULT_EXP,
+            label=ctx.t("arg.exp_name"),
+            allow_custom_value=True,
+            elem_id="train-exp",
         )
         version = gr.Dropdown(
             list(STAGES["train_sovits"].arg("version").choices),
@@ -95,7 +100,12 @@ def _experiment_row(ctx: AppContext) -> dict[str, Any]:
             elem_id="train-version",
         )
         refresh = gr.Button(ctx.t("train.refresh"), elem_id="train-refresh")
-    return {"exp_name": exp_name, "version": version, "refresh": refresh}
+    note = gr.Markdown(train_note(ctx, DEFAULT_VERSION.value), elem_id="train-pretrained-note")
+    return {"exp_name": exp_name, "version": version, "refresh": refresh, "note": note}
+
+
+def train_note(ctx: AppContext, version: str) -> str:
+    return pretrained_note(ctx.root, version, ctx.t("picker.missing"))
 
 
 def _trainer_group(ctx: AppContext, stage: str, shared: dict[str, Any]) -> dict[str, Any]:
@@ -149,12 +159,13 @@ def build_train_tab(ctx: AppContext) -> dict[str, Any]:
 
     def on_version(v: str) -> tuple:
         d = pretrained_defaults(ctx, v)
-        return d["pretrained_g"], d["pretrained_d"], d["pretrained"]
+        return d["pretrained_g"], d["pretrained_d"], d["pretrained"], train_note(ctx, v)
 
     listing = [comps[k] for k in ("exp_name", "sovits_files", "gpt_files", "samples", "sample")]
     comps["refresh"].click(on_refresh, [comps["exp_name"]], listing)
     comps["exp_name"].change(on_refresh, [comps["exp_name"]], listing)
     comps["samples"].change(lambda p: p, [comps["samples"]], [comps["sample"]])
     pretrained_fields = ["train_sovits.pretrained_g", "train_sovits.pretrained_d", "train_gpt.pretrained"]
-    comps["version"].change(on_version, [comps["version"]], [comps[k] for k in pretrained_fields])
+    version_outputs = [*(comps[k] for k in pretrained_fields), comps["note"]]
+    comps["version"].change(on_version, [comps["version"]], version_outputs)
     return comps
