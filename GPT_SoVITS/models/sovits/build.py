@@ -42,6 +42,19 @@ def _sv_input_dim(version: str) -> int:
         return 0
 
 
+def encoder_sizes(model: Mapping[str, Any]) -> dict[str, Any]:
+    """The content encoder's sizes from a config's ``model`` section (shared by every SoVITS version)."""
+    return {
+        "inter_channels": int(model["inter_channels"]),
+        "hidden_channels": int(model["hidden_channels"]),
+        "filter_channels": int(model["filter_channels"]),
+        "n_heads": int(model["n_heads"]),
+        "n_layers": int(model["n_layers"]),
+        "kernel_size": int(model["kernel_size"]),
+        "p_dropout": float(model["p_dropout"]),
+    }
+
+
 def build_sovits(
     config: Mapping[str, Any], with_enc_q: bool = True, sv_input_dim: int | None = None
 ) -> SynthesizerTrn:
@@ -58,13 +71,7 @@ def build_sovits(
         return SynthesizerTrn(
             spec_channels=int(data["filter_length"]) // 2 + 1,
             segment_size=int(train.get("segment_size", DEFAULT_SEGMENT_SAMPLES)) // hop,
-            inter_channels=int(model["inter_channels"]),
-            hidden_channels=int(model["hidden_channels"]),
-            filter_channels=int(model["filter_channels"]),
-            n_heads=int(model["n_heads"]),
-            n_layers=int(model["n_layers"]),
-            kernel_size=int(model["kernel_size"]),
-            p_dropout=float(model["p_dropout"]),
+            **encoder_sizes(model),
             resblock=str(model["resblock"]),
             resblock_kernel_sizes=[int(k) for k in model["resblock_kernel_sizes"]],
             resblock_dilation_sizes=[[int(d) for d in ds] for ds in model["resblock_dilation_sizes"]],

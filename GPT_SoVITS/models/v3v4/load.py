@@ -35,6 +35,7 @@ from GPT_SoVITS.checkpoints import (  # the restricted reader of every torch fil
     load_sovits,
 )
 from GPT_SoVITS.models.cfm import DiTConfig
+from GPT_SoVITS.models.sovits.build import encoder_sizes
 from GPT_SoVITS.models.sovits.synthesizer_v3 import SynthesizerTrnV3, V3Sizes
 from GPT_SoVITS.models.vocoder import BigVGAN, BigVGANConfig, V4VocoderConfig, build_v4_vocoder
 from GPT_SoVITS.paths import PRETRAINED_DIR
@@ -114,13 +115,7 @@ def build_v3v4(config: Mapping[str, Any], version: str, sd: Mapping[str, torch.T
         raise KeyError("SoVITS config has no 'model' section")
     try:
         return SynthesizerTrnV3(
-            inter_channels=int(model["inter_channels"]),
-            hidden_channels=int(model["hidden_channels"]),
-            filter_channels=int(model["filter_channels"]),
-            n_heads=int(model["n_heads"]),
-            n_layers=int(model["n_layers"]),
-            kernel_size=int(model["kernel_size"]),
-            p_dropout=float(model["p_dropout"]),
+            **encoder_sizes(model),
             gin_channels=int(model["gin_channels"]),
             version=_check_version(version),
             n_symbols=int(sd[SOVITS_EMBEDDING_KEY].shape[0]),
