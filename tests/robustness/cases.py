@@ -154,6 +154,17 @@ def _ckpt_cases() -> list[Case]:
     return out
 
 
+# prepare.text (the formatting stage that reads a .list) as a subprocess with a tiny BERT
+PREP_TEXTS = ["你好。", "今天天气很好。", "Hello there."]
+_PREP_ROWS = [
+    ("ok", c.listfile(["a.wav|spk|zh|你好。", "b.wav|spk|en|Hello there."]), A, "", False),
+    ("emoji_line", c.listfile(["a.wav|spk|zh|你好。", "b.wav|spk|zh|😀😀"]), S, "list:2", True),
+    ("wrong_lang_line", c.listfile(["a.wav|spk|zh|今天天气很好。", "b.wav|spk|en|你好"]), S, "list:2", False),
+    ("unknown_lang", c.listfile(["a.wav|spk|zh|你好。", "b.wav|spk|xx|你好"]), R, "line 2", False),
+    ("gbk", c.listfile(["a.wav|spk|zh|你好。"], encoding="gbk"), R, "UTF-8", False),
+    ("crlf_bom", c.listfile(["a.wav|spk|zh|你好。"], encoding="utf-8-sig", newline="\r\n"), A, "", False),
+]
+
 _MODEL_CASES = [
     Case("sovits-wrong_kind", "sovits", c.golden_model("gpt"), R, "expected SoVITS", True),
     Case("gpt-wrong_kind", "gpt", c.golden_model("sovits"), R, "expected GPT", False),
@@ -202,5 +213,6 @@ CASES: list[Case] = [
     *(Case(f"listfile-{cid}", "listfile", make, o, e, f) for cid, make, o, e, f in _LIST_ROWS),
     *_ckpt_cases(),
     *_MODEL_CASES,
+    *(Case(f"prepare_text-{cid}", "prepare_text", make, o, e, f) for cid, make, o, e, f in _PREP_ROWS),
     *_text_cases(),
 ]

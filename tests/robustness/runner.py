@@ -26,7 +26,12 @@ from GPT_SoVITS.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 120  # per case; the slowest (a 100,000-line list, 192 kHz resampling) take a few seconds
-CLI_STAGES = {"slice": "tools.slice", "loudnorm": "tools.loudnorm", "channels": "tools.channels"}
+CLI_STAGES = {
+    "slice": "tools.slice",
+    "loudnorm": "tools.loudnorm",
+    "channels": "tools.channels",
+    "prepare_text": "GPT_SoVITS.prepare.text",
+}
 
 
 @dataclass
@@ -82,9 +87,23 @@ def run_library(call: Callable[[], object]) -> Result:
         root.setLevel(old_level)
 
 
-def run_cli(stage: str, inp: Path, out: Path) -> Result:
-    """``python -m tools.<stage> --input INP --output OUT`` as a user runs it."""
-    cmd = [sys.executable, "-m", CLI_STAGES[stage], "--input", str(inp), "--output", str(out)]
+def run_cli(stage: str, inp: Path, out: Path, bert: Path | None = None) -> Result:
+    """``python -m tools.<stage> --input INP --output OUT`` (or prepare.text on a .list) as a user runs it."""
+    if stage == "prepare_text":
+        cmd = [
+            sys.executable,
+            "-m",
+            CLI_STAGES[stage],
+            "--exp",
+            str(out),
+            "--list",
+            str(inp),
+            "--bert",
+            str(bert),
+        ]
+        cmd += ["--device", "cpu"]
+    else:
+        cmd = [sys.executable, "-m", CLI_STAGES[stage], "--input", str(inp), "--output", str(out)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.run(
         cmd, check=False, capture_output=True, text=True, timeout=TIMEOUT_S, env=env, cwd=REPO_ROOT

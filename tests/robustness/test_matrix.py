@@ -61,7 +61,9 @@ def _library_call(case: Case, inp: Path | None):
 
 def _check_accepted(case: Case, res: Result, out: Path) -> None:
     assert res.code == 0, f"expected {case.outcome.value}, got exit {res.code}: {res.message}"
-    if case.stage in CLI_STAGES:
+    if case.stage == "prepare_text":
+        assert (out / "2-name2text.txt").is_file() and assert_outputs_finite(out) >= 1, "no text features"
+    elif case.stage in CLI_STAGES:
         assert assert_outputs_finite(out) >= 1, "accepted but no audio written"
     elif case.stage == "audio":
         assert res.value.size and np.all(np.isfinite(res.value)), "empty or non-finite samples"
@@ -74,14 +76,15 @@ def _check_accepted(case: Case, res: Result, out: Path) -> None:
 
 
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
-def test_case(case: Case, tmp_path: Path) -> None:
+def test_case(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     inp_dir, out = tmp_path / "in", tmp_path / "out"
     inp_dir.mkdir()
     inp = case.make(inp_dir) if case.make is not None else None
     before = snapshot(tmp_path, exclude=out)
 
     cli = case.stage in CLI_STAGES
-    res = run_cli(case.stage, inp, out) if cli else run_library(_library_call(case, inp))
+    bert = request.getfixturevalue("tiny_bert") if case.stage == "prepare_text" else None
+    res = run_cli(case.stage, inp, out, bert) if cli else run_library(_library_call(case, inp))
 
     # always-rules: the inputs unchanged and nothing written outside the output folder
     assert snapshot(tmp_path, exclude=out) == before, "inputs changed or files written outside the output"
