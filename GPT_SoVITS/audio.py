@@ -8,6 +8,7 @@ padding, periodic Hann window, magnitude with a 1e-8 floor, Slaney mel filters f
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ import torch
 
 from GPT_SoVITS.errors import UserError
 from GPT_SoVITS.fileio import atomic_output
+
+log = logging.getLogger(__name__)
 
 
 class AudioError(UserError):
@@ -95,14 +98,25 @@ def resample(wav: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
     return librosa.resample(wav.astype(np.float32), orig_sr=sr_from, target_sr=sr_to, res_type="soxr_hq")
 
 
-def load_audio(path: str | os.PathLike, sr: int | None = None, mono: bool = True) -> np.ndarray:
-    """Decode any common format: mono -> [T] else [C, T], float32 in [-1, 1], resampled to ``sr`` if given."""
-    path = Path(path)
-    data, file_sr = _decode(path)
+def _check_samples(path: str | os.PathLike, data: np.ndarray) -> None:
+    """AudioError for no samples or NaN/Inf; a warning naming the file for floats beyond full scale."""
     if data.shape[-1] == 0:
         raise AudioError(path, "contains no audio samples")
     if not np.all(np.isfinite(data)):
         raise AudioError(path, "contains NaN or infinite samples")
+    peak = float(np.abs(data).max())
+    if peak > 1.0:
+        log.warning(
+            "%s: samples reach %.2f, beyond full scale (1.0); kept as they are, PCM output clips them",
+            path, peak,
+        )  # fmt: skip
+
+
+def load_audio(path: str | os.PathLike, sr: int | None = None, mono: bool = True) -> np.ndarray:
+    """Decode any common format: mono -> [T] else [C, T], float32 in [-1, 1], resampled to ``sr`` if given."""
+    path = Path(path)
+    data, file_sr = _decode(path)
+    _check_samples(path, data)
     if mono:
         data = data.mean(axis=0)
     if sr is not None:
@@ -113,8 +127,7 @@ def load_audio(path: str | os.PathLike, sr: int | None = None, mono: bool = True
 def load_audio_with_rate(path: str | os.PathLike, mono: bool = True) -> tuple[np.ndarray, int]:
     """Like :func:`load_audio` without resampling, also returning the file's sample rate."""
     data, file_sr = _decode(Path(path))
-    if data.shape[-1] == 0:
-        raise AudioError(path, "contains no audio samples")
+    _check_samples(path, data)
     if mono:
         data = data.mean(axis=0)
     return np.ascontiguousarray(data, dtype=np.float32), file_sr

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from GPT_SoVITS.errors import UserError
-from GPT_SoVITS.fileio import atomic_output
+from GPT_SoVITS.fileio import atomic_output, atomic_write_bytes
 
 # Language modes of inference requests (official names).
 LANGUAGES = ("zh", "en", "ja", "ko", "yue", "all_zh", "all_ja", "all_ko", "all_yue", "auto", "auto_yue")
@@ -150,4 +150,4 @@ def write_list(path: str | os.PathLike, entries: Iterable[ListEntry | str], back
         tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8", newline="\n")
         if backup and path.exists():
             bak = path.with_name(path.name + ".bak")
-            bak.write_bytes(path.read_bytes())
+            atomic_write_bytes(bak, path.read_bytes())

@@ -51,6 +51,11 @@ def loudness(wav: np.ndarray, sr: int) -> float:
 
     if wav.shape[-1] < int(0.4 * sr) + 1:
         raise ItemError(f"too short to measure loudness ({wav.shape[-1] / sr:.2f} s < 0.4 s)")
+    if wav.shape[0] > 5:  # BS.1770 (pyloudnorm) weights at most 5 channels
+        raise ItemError(
+            f"{wav.shape[0]} channels: loudness is measured for at most 5; "
+            "downmix or split it first (tools.channels), or use --mode peak"
+        )
     return float(pyloudnorm.Meter(sr).integrated_loudness(wav.T.astype(np.float64)))
 
 

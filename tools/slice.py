@@ -33,7 +33,7 @@ from GPT_SoVITS.slicer import (
     to_int16,
 )
 from GPT_SoVITS.stage import StageError, stage_main
-from tools.common import find_inputs, output_progress, prepare_output, run_files, tool_parser
+from tools.common import ItemError, find_inputs, output_progress, prepare_output, run_files, tool_parser
 
 SAMPLE_RATE = 32000  # the official slicer always works at 32 kHz
 
@@ -72,6 +72,8 @@ def slice_file(path: Path, output: Path, cfg: SliceConfig) -> dict:
     """Slice one file into ``output``; returns the chunk list for the progress event."""
     wav = load_audio(path, sr=SAMPLE_RATE)
     chunks = slice_waveform(wav, cfg)
+    if not chunks:  # all of it is below --threshold: say so rather than finish with no clip from it
+        raise ItemError(f"no sound above --threshold {cfg.params.threshold} dB: nothing to slice")
     report = []
     for chunk in chunks:
         name = clip_name(path.name, chunk.start, chunk.end)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from GPT_SoVITS.audio import load_audio_with_rate, resample, save_wav
+from GPT_SoVITS.fileio import atomic_write_bytes
 from GPT_SoVITS.stage import StageError, stage_main
 from tools.common import (
     OutputNames,
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     process = functools.partial(process_file, names=names, args=args, model=model, report=report)
 
     def finish() -> str:
-        (output / "vad.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+        atomic_write_bytes(output / "vad.json", json.dumps(report, ensure_ascii=False, indent=1).encode())
         return f"speech segments in {output / 'vad.json'}"
 
     return run_files("vad", inputs, output, process, {"split_over": args.split_over}, finish=finish)

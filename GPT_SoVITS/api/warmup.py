@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from GPT_SoVITS.fileio import atomic_output
 from GPT_SoVITS.inference.request import TTSRequest
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def warm_reference(path: Path, seconds: float = 4.0, sr: int = 32000) -> Path:
     t = np.arange(int(seconds * sr)) / sr
     phase = 2 * np.pi * np.cumsum(140 * (1 + 0.1 * np.sin(2 * np.pi * 0.7 * t))) / sr
     voice = sum(np.sin(k * phase) / k for k in range(1, 8)) * (np.sin(2 * np.pi * 2.5 * t) > -0.3)
-    sf.write(path, (0.5 * voice / np.abs(voice).max()).astype(np.float32), sr)
+    with atomic_output(path, suffix=".wav") as tmp:
+        sf.write(tmp, (0.5 * voice / np.abs(voice).max()).astype(np.float32), sr, format="WAV")
     return path
 
 

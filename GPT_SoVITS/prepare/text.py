@@ -43,9 +43,11 @@ def official_text(text: str) -> str:
 
 
 def convert(entry: ListEntry, version: str) -> TextRecord:
-    from GPT_SoVITS.text.frontend import text_to_phones
+    from GPT_SoVITS.text.frontend import FrontendError, text_to_phones
 
     phones, word2ph, norm = text_to_phones(official_text(entry.text), entry.language, version)
+    if not phones:  # only emoji/symbols, or another language than the line's: nothing to train on
+        raise FrontendError(f"no phonemes in {entry.text[:50]!r} read as {entry.language}")
     w2p = None if word2ph is None else tuple(int(w) for w in word2ph)
     return TextRecord(item_name(entry.path), tuple(phones), w2p, norm)
 

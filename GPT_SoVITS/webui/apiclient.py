@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from GPT_SoVITS.fileio import atomic_write_bytes
 from GPT_SoVITS.webui.runner import RUNNING, JobRunner
 
 log = logging.getLogger(__name__)
@@ -226,5 +227,5 @@ def save_result(result: TTSResult, out_dir: Path, stem: str) -> Path:
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{stem}.{ext}"
-    path.write_bytes(result.audio)
+    atomic_write_bytes(path, result.audio)
     return path

@@ -128,7 +128,10 @@ def load_sovits_model(
         config, with_enc_q=with_enc_q, sv_input_dim=int(sv.shape[1]) if sv is not None else 0
     )
     weight = {k: v.float() for k, v in ckpt.weight.items() if with_enc_q or not k.startswith("enc_q.")}
-    result = model.load_state_dict(weight, strict=False)
+    try:
+        result = model.load_state_dict(weight, strict=False)
+    except RuntimeError as e:  # a tensor of another shape than the config builds (edited or foreign file)
+        raise CheckpointError(ckpt.path, f"weights do not fit the SoVITS model: {e}") from e
     missing = [k for k in result.missing_keys if not k.startswith("enc_q.")]
     if missing or result.unexpected_keys:
         raise CheckpointError(

@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from GPT_SoVITS import paths
+from GPT_SoVITS.fileio import atomic_output
 from GPT_SoVITS.inference.request import CUT_METHODS, V2_LANGUAGES, RequestError, TTSRequest
 from GPT_SoVITS.listfile import parse_list
 from GPT_SoVITS.versions import DEFAULT_VERSION
@@ -110,7 +111,8 @@ def save_chunks(parts: list[np.ndarray], sr: int, out_dir: Path, stem: str) -> P
         raise ApiError("the stream ended without audio")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{stem}.wav"
-    sf.write(path, np.concatenate(parts), sr, subtype="PCM_16")
+    with atomic_output(path, suffix=".wav") as tmp:
+        sf.write(tmp, np.concatenate(parts), sr, subtype="PCM_16", format="WAV")
     return path
 
 
