@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from GPT_SoVITS.fileio import atomic_output, atomic_write_bytes
 from GPT_SoVITS.inference.request import (
     CUT_METHODS,
     MEDIA_TYPES,
@@ -147,13 +148,13 @@ def write_output(engine, req: TTSRequest, out: Path) -> dict:
     """Synthesise into ``out`` (streamed to disk chunk by chunk when streaming_mode is set)."""
     from GPT_SoVITS.inference.postprocess import pack_audio, pack_stream_chunk, wav_header
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     if req.stream_kind == "none":
         result = engine.synthesize(req)
-        out.write_bytes(pack_audio(result.audio, result.sample_rate, req.media_type))
+        atomic_write_bytes(out, pack_audio(result.audio, result.sample_rate, req.media_type))
         return result.metadata()
     t0, first, reports, samples = time.perf_counter(), None, [], 0
-    with open(out, "wb") as f:
+    # streamed into a temp file beside ``out``: a crash or a failed segment never leaves half a file there
+    with atomic_output(out) as tmp, open(tmp, "wb") as f:
         for chunk in engine.stream(req):
             first = first if first is not None else time.perf_counter() - t0
             f.write(pack_stream_chunk(chunk.audio, chunk.sample_rate, req.media_type, samples == 0))
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             state = "kept" if seg["accepted"] else "kept the least bad attempt"
             print(f"segment {seg['index']} retried {seg['retries']}x ({'; '.join(seg['reasons'])}); {state}")
     if args.metadata:
-        args.metadata.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        atomic_write_bytes(args.metadata, json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
     seed = f", seed {meta['seed']}" if "seed" in meta else ""
     print(f"wrote {args.out} ({meta['duration_s']:.2f} s at {meta['sample_rate']} Hz{seed})")
     return 0

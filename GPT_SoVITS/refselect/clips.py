@@ -51,7 +51,7 @@ def write_audio(path: Path, wav: np.ndarray, sr: int) -> None:
     from GPT_SoVITS.fileio import atomic_output
 
     with atomic_output(path, suffix=".wav") as tmp:
-        sf.write(str(tmp), np.clip(wav, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
+        sf.write(tmp, np.clip(wav, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
 
 
 def frame_db(wav: np.ndarray, sr: int) -> np.ndarray:
