@@ -53,7 +53,7 @@ def _library_call(case: Case, inp: Path | None):
 
         return lambda: load_sovits_model(inp)
     if case.stage == "text":
-        from GPT_SoVITS.text.frontend import phones_and_bert
+        from GPT_SoVITS.text.phones_bert import phones_and_bert
 
         return lambda: phones_and_bert(case.text, case.lang, "v2")
     raise AssertionError(f"no entry point for stage {case.stage}")
