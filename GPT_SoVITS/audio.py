@@ -158,7 +158,10 @@ def save_wav(path: str | os.PathLike, wav: np.ndarray, sr: int, subtype: str = "
 
 @functools.lru_cache(maxsize=16)
 def _hann(win_size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    return torch.hann_window(win_size, dtype=dtype, device=device)  # periodic, as torch.stft expects
+    # cached across calls: made outside inference mode, so that training after an inference call in the
+    # same process can still save it for backward (an inference tensor cannot be)
+    with torch.inference_mode(False):
+        return torch.hann_window(win_size, dtype=dtype, device=device)  # periodic, as torch.stft expects
 
 
 @functools.lru_cache(maxsize=16)

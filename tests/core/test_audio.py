@@ -120,3 +120,16 @@ def test_spectrogram_frames_follow_hop() -> None:
     spec = spectrogram_torch(wav, 2048, 32000, 640, 2048)
     assert spec.shape == (2, 1025, 32000 // 640)
     assert torch.all(spec > 0)
+
+
+def test_spectrogram_trains_after_an_inference_call_in_the_same_process() -> None:
+    """The cached STFT window made during inference (engine, warm-up) must not break training later."""
+    import torch
+
+    from GPT_SoVITS.audio import spectrogram_torch
+
+    with torch.inference_mode():
+        spectrogram_torch(torch.randn(1, 4000), 1024, 32000, 256, 1024)
+    y = torch.randn(1, 4000, requires_grad=True)
+    spectrogram_torch(y, 1024, 32000, 256, 1024).sum().backward()
+    assert y.grad is not None and float(y.grad.abs().sum()) > 0
