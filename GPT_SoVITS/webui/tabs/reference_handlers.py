@@ -86,8 +86,7 @@ def group_args(
     for path in (gpts[0], sovitss[0]):
         if not Path(path).is_file():
             raise UserError(f"{path}: weights file not found", "weights")
-    if not (hubert or "").strip() or not Path(hubert.strip()).is_dir():
-        raise UserError(f"hubert: no such folder: {hubert}", "hubert")
+    check_hubert(hubert)
     return [
         "--root",
         str(root),
@@ -228,22 +227,25 @@ def run_args(root: Path, task_id: int, bert: str, hubert: str, device: str) -> l
     return [*args, *(["--bert", bert.strip()] if (bert or "").strip() else ["--no-bert"])]
 
 
+def check_hubert(hubert: str) -> None:
+    if not (hubert or "").strip() or not Path(hubert.strip()).is_dir():
+        raise UserError(f"hubert: no such folder: {hubert}", "hubert")
+
+
+def render_job(ctx: AppContext, lib: Library, task_id: int, bert: str, hubert: str, device: str) -> str:
+    """Render a stored task as a stage job (``refselect run``); returns the job id."""
+    progress = task_folder(lib, task_id) / "progress.jsonl"
+    args = run_args(lib.root, task_id, bert, hubert, device)
+    return ctx.runner.start(STAGE, "GPT_SoVITS.refselect", args, progress, outputs={"task": str(task_id)})
+
+
 def start_comparison(
     ctx: AppContext, lib: Library, role: str | None, spec: TaskSpec, bert: str, hubert: str, device: str
 ) -> tuple[int, str]:
     """Store the task, then render it as a stage job; returns (task id, job id)."""
-    if not (hubert or "").strip() or not Path(hubert.strip()).is_dir():
-        raise UserError(f"hubert: no such folder: {hubert}", "hubert")
+    check_hubert(hubert)
     task_id = create_task(lib, f"{role or 'task'} x{spec.size()}", spec, need_role(role))
-    progress = task_folder(lib, task_id) / "progress.jsonl"
-    job_id = ctx.runner.start(
-        STAGE,
-        "GPT_SoVITS.refselect",
-        run_args(lib.root, task_id, bert, hubert, device),
-        progress,
-        outputs={"task": str(task_id)},
-    )
-    return task_id, job_id
+    return task_id, render_job(ctx, lib, task_id, bert, hubert, device)
 
 
 def start_longtext(
@@ -261,18 +263,9 @@ def start_longtext(
 
     if task_id is None:
         raise UserError("task: choose a scored task first", "task")
-    if not (hubert or "").strip() or not Path(hubert.strip()).is_dir():
-        raise UserError(f"hubert: no such folder: {hubert}", "hubert")
+    check_hubert(hubert)
     new_id = followup_task(lib, int(task_id), passage or "", int(top or 3))
-    progress = task_folder(lib, new_id) / "progress.jsonl"
-    job_id = ctx.runner.start(
-        STAGE,
-        "GPT_SoVITS.refselect",
-        run_args(lib.root, new_id, bert, hubert, device),
-        progress,
-        outputs={"task": str(new_id)},
-    )
-    return new_id, job_id
+    return new_id, render_job(ctx, lib, new_id, bert, hubert, device)
 
 
 def task_choices(lib: Library) -> list[tuple[str, int]]:
