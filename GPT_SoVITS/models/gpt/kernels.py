@@ -10,7 +10,9 @@ folder where that is read-only). :func:`load` returns None where numba is missin
 the numpy backend runs without them (the same math in plain numpy).
 
 The loops unroll by 8 positions so that 8 dot products (or 8 value rows) are in flight at once; fastmath
-allows reassociation only (no finite-math assumption: masked scores are -inf).
+allows reassociation only (no finite-math assumption: masked scores are -inf). The attention kernel is
+written as three pieces (scores, softmax, weighted values) that numba inlines into it (``inline="always"``:
+the same machine code as one function; outputs bit-equal to the single-function kernel it replaced).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import types
 from types import SimpleNamespace
 
 import numpy as np
@@ -27,17 +30,83 @@ log = logging.getLogger(__name__)
 _FASTMATH = {"reassoc", "contract", "nsz"}
 
 
+def _scores(kh, q, n, s):  # pragma: no cover - compiled
+    """s[p] = kh[p] . q for the first ``n`` cached keys, 8 keys in flight at once."""
+    dh = q.shape[0]
+    p = 0
+    while p + 8 <= n:
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.float32(0.0)
+        for t in range(dh):
+            qt = q[t]
+            a0 += kh[p, t] * qt
+            a1 += kh[p + 1, t] * qt
+            a2 += kh[p + 2, t] * qt
+            a3 += kh[p + 3, t] * qt
+            a4 += kh[p + 4, t] * qt
+            a5 += kh[p + 5, t] * qt
+            a6 += kh[p + 6, t] * qt
+            a7 += kh[p + 7, t] * qt
+        s[p], s[p + 1], s[p + 2], s[p + 3] = a0, a1, a2, a3
+        s[p + 4], s[p + 5], s[p + 6], s[p + 7] = a4, a5, a6, a7
+        p += 8
+    while p < n:
+        acc = np.float32(0.0)
+        for t in range(dh):
+            acc += kh[p, t] * q[t]
+        s[p] = acc
+        p += 1
+
+
+def _softmax(s, n, scale, ok, masked):  # pragma: no cover - compiled
+    """In place over s[:n]: exp(scale * s - max), -inf where a mask row ``ok`` forbids; returns 1 / sum."""
+    top = np.float32(-np.inf)
+    for p in range(n):
+        if masked and not ok[p]:
+            s[p] = -np.inf
+        else:
+            s[p] *= scale
+            top = max(top, s[p])
+    total = np.float32(0.0)
+    for p in range(n):
+        e = np.exp(s[p] - top)
+        s[p] = e
+        total += e
+    return np.float32(1.0) / total
+
+
+def _weigh(s, inv, vh, n, out):  # pragma: no cover - compiled
+    """out = sum over p < n of (s[p] * inv) * vh[p], 8 value rows in flight at once."""
+    dh = out.shape[0]
+    for t in range(dh):
+        out[t] = 0.0
+    p = 0
+    while p + 8 <= n:
+        w0, w1, w2, w3 = s[p] * inv, s[p + 1] * inv, s[p + 2] * inv, s[p + 3] * inv
+        w4, w5, w6, w7 = s[p + 4] * inv, s[p + 5] * inv, s[p + 6] * inv, s[p + 7] * inv
+        for t in range(dh):
+            out[t] += (
+                w0 * vh[p, t] + w1 * vh[p + 1, t] + w2 * vh[p + 2, t] + w3 * vh[p + 3, t]
+                + w4 * vh[p + 4, t] + w5 * vh[p + 5, t] + w6 * vh[p + 6, t] + w7 * vh[p + 7, t]
+            )  # fmt: skip
+        p += 8
+    while p < n:
+        w0 = s[p] * inv
+        for t in range(dh):
+            out[t] += w0 * vh[p, t]
+        p += 1
+
+
 def _attend(qkv, in_bias, k_all, v_all, layer, pos, scale, key_ok, att):  # pragma: no cover - compiled
     """One query per row against the cache, for every head; writes the new key/value at ``pos``.
 
     qkv (B, 3D): the input projection without its bias (added here, in place); k_all/v_all
     (L, B, H, S_max, Dh); key_ok (B, >= pos + 1) bool, False for keys no query may see, or (B, 0) for
-    none; att (B, D) receives the heads' outputs side by side.
+    none; att (B, D) receives the heads' outputs side by side. Compiled with its three pieces bound to
+    their compiled versions (:func:`_compiled`).
     """
     rows, d3 = qkv.shape
     d = d3 // 3
-    heads = k_all.shape[2]
-    dh = k_all.shape[4]
+    heads, dh = k_all.shape[2], k_all.shape[4]
     n = pos + 1
     masked = key_ok.shape[1] > 0
     s = np.empty(n, np.float32)
@@ -45,77 +114,13 @@ def _attend(qkv, in_bias, k_all, v_all, layer, pos, scale, key_ok, att):  # prag
         for j in range(d3):
             qkv[b, j] += in_bias[j]
         for h in range(heads):
-            kh = k_all[layer, b, h]
-            vh = v_all[layer, b, h]
+            kh, vh = k_all[layer, b, h], v_all[layer, b, h]
             for t in range(dh):
                 kh[pos, t] = qkv[b, d + h * dh + t]
                 vh[pos, t] = qkv[b, 2 * d + h * dh + t]
-            q = qkv[b, h * dh : (h + 1) * dh]
-            p = 0
-            while p + 8 <= n:
-                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.float32(0.0)
-                for t in range(dh):
-                    qt = q[t]
-                    a0 += kh[p, t] * qt
-                    a1 += kh[p + 1, t] * qt
-                    a2 += kh[p + 2, t] * qt
-                    a3 += kh[p + 3, t] * qt
-                    a4 += kh[p + 4, t] * qt
-                    a5 += kh[p + 5, t] * qt
-                    a6 += kh[p + 6, t] * qt
-                    a7 += kh[p + 7, t] * qt
-                s[p] = a0
-                s[p + 1] = a1
-                s[p + 2] = a2
-                s[p + 3] = a3
-                s[p + 4] = a4
-                s[p + 5] = a5
-                s[p + 6] = a6
-                s[p + 7] = a7
-                p += 8
-            while p < n:
-                acc = np.float32(0.0)
-                for t in range(dh):
-                    acc += kh[p, t] * q[t]
-                s[p] = acc
-                p += 1
-            top = np.float32(-np.inf)
-            for p in range(n):
-                if masked and not key_ok[b, p]:
-                    s[p] = -np.inf
-                else:
-                    s[p] *= scale
-                    top = max(top, s[p])
-            total = np.float32(0.0)
-            for p in range(n):
-                e = np.exp(s[p] - top)
-                s[p] = e
-                total += e
-            inv = np.float32(1.0) / total
-            out = att[b, h * dh : (h + 1) * dh]
-            for t in range(dh):
-                out[t] = 0.0
-            p = 0
-            while p + 8 <= n:
-                w0 = s[p] * inv
-                w1 = s[p + 1] * inv
-                w2 = s[p + 2] * inv
-                w3 = s[p + 3] * inv
-                w4 = s[p + 4] * inv
-                w5 = s[p + 5] * inv
-                w6 = s[p + 6] * inv
-                w7 = s[p + 7] * inv
-                for t in range(dh):
-                    out[t] += (
-                        w0 * vh[p, t] + w1 * vh[p + 1, t] + w2 * vh[p + 2, t] + w3 * vh[p + 3, t]
-                        + w4 * vh[p + 4, t] + w5 * vh[p + 5, t] + w6 * vh[p + 6, t] + w7 * vh[p + 7, t]
-                    )  # fmt: skip
-                p += 8
-            while p < n:
-                w0 = s[p] * inv
-                for t in range(dh):
-                    out[t] += w0 * vh[p, t]
-                p += 1
+            _scores(kh, qkv[b, h * dh : (h + 1) * dh], n, s)
+            inv = _softmax(s, n, scale, key_ok[b], masked)
+            _weigh(s, inv, vh, n, att[b, h * dh : (h + 1) * dh])
 
 
 def _add_norm(y, bias, resid, weight, shift, eps):  # pragma: no cover - compiled
@@ -153,7 +158,11 @@ def _compiled() -> SimpleNamespace | None:
         import numba
 
         jit = functools.partial(numba.njit, fastmath=_FASTMATH, nogil=True, cache=True)
-        kernels = SimpleNamespace(attend=jit(_attend), add_norm=jit(_add_norm), bias_relu=jit(_bias_relu))
+        pieces = {f.__name__: jit(f, inline="always") for f in (_scores, _softmax, _weigh)}
+        # _attend compiled against the compiled pieces (numba binds a global name when it compiles); the
+        # module's plain functions stay plain Python, and numba's disk cache still applies
+        attend = jit(types.FunctionType(_attend.__code__, {**_attend.__globals__, **pieces}, "_attend"))
+        kernels = SimpleNamespace(attend=attend, add_norm=jit(_add_norm), bias_relu=jit(_bias_relu))
         _warm_up(kernels)  # compile (or load from the disk cache) now, for the array types the step uses
     except Exception as e:  # no numba, or a platform it cannot compile for: plain numpy does the same
         log.warning("numba kernels unavailable for the GPT decoding step (%s); using numpy", e)
